@@ -1,0 +1,95 @@
+/* The narrow interface between the Rust server and PHP's embed library.
+ *
+ * C calls into Rust only through the uring_rs_* functions below (implemented in
+ * src/php/callbacks.rs); Rust calls into C only through the uring_* functions. Every
+ * per-request callback receives the request context Rust passed to uring_execute()
+ * (SG(server_context)), so no callback touches another thread's request. */
+#ifndef URING_SAPI_H
+#define URING_SAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One $_SERVER entry: key NUL-terminated, value binary-safe. */
+typedef struct uring_var {
+    const char *key;
+    const char *value;
+    size_t value_len;
+} uring_var;
+
+/* What PHP needs to start one request. Strings are NUL-terminated and owned by Rust
+ * for the duration of uring_execute(). */
+typedef struct uring_request_info {
+    const char *method;
+    const char *request_uri;
+    const char *query_string;    /* without '?', "" when none */
+    const char *script_filename; /* absolute path of the script to run */
+    const char *content_type;    /* NULL when the request has none */
+    int64_t content_length;      /* -1 when the request has no body */
+    const char *cookie;          /* NULL when no Cookie header */
+    const char *authorization;   /* NULL when no Authorization header */
+    int proto_num;               /* 1000, 1001 or 2000 */
+} uring_request_info;
+
+/* One response header as PHP holds it ("Name: value"). */
+typedef struct uring_header {
+    const char *line;
+    size_t len;
+} uring_header;
+
+/* ---- implemented in Rust ---- */
+/* Both return 0 normally and 1 when the client has gone: C then runs PHP's own
+ * aborted-connection handling (connection_aborted(), ignore_user_abort()). */
+int uring_rs_ub_write(void *ctx, const char *str, size_t len);
+int uring_rs_flush(void *ctx);
+/* status: the code PHP settled on; status_line: PHP's "HTTP/1.1 404 Not Found" line when
+ * a script set one with header(), else NULL. */
+void uring_rs_send_headers(void *ctx, int status, const char *status_line,
+                           const uring_header *headers, size_t count);
+size_t uring_rs_read_post(void *ctx, char *buf, size_t len);
+/* The request's $_SERVER entries, built on first use (PHP asks only when a script uses
+ * $_SERVER, with auto_globals_jit); valid until the request ends. */
+const uring_var *uring_rs_server_vars(void *ctx, size_t *count);
+void uring_rs_log_message(const char *message, int syslog_type);
+double uring_rs_request_time(void *ctx);
+/* Extension functions (ext/uring_ext.c); ctx may be NULL outside a request. */
+int uring_rs_finish_request(void *ctx);
+int uring_rs_heartbeat(void *ctx, int64_t seconds);
+int64_t uring_rs_request_id(void *ctx);
+int64_t uring_rs_worker_id(void *ctx);
+/* Fills a NUL-terminated "key\0value\0...\0\0" list of uring_server_info() entries. */
+const char *uring_rs_server_info(void *ctx);
+
+/* ---- implemented in C (bridge/sapi.c) ---- */
+
+/* Starts the engine once per process. ini_defaults: "name=value\n" lines with the lowest
+ * precedence (a php.ini file overrides them); ini_path: a php.ini to load or NULL for
+ * none; ini_overrides: "name=value\n" lines that override everything. Returns 0 on
+ * success. Must be called before any PHP thread starts. */
+int uring_engine_start(const char *ini_defaults, const char *ini_path, const char *ini_overrides);
+void uring_engine_stop(void);
+
+/* Per PHP thread: allocate its TSRM resources / free them. */
+int uring_thread_start(void);
+void uring_thread_stop(void);
+
+/* Runs one request to completion on this thread. Returns PHP's exit status (0 unless
+ * exit(n)); -1 when the request could not start. */
+int uring_execute(void *ctx, const uring_request_info *info);
+
+/* Raises PHP's own timeout flags on the thread that owns `interrupt_flags` (see
+ * uring_thread_interrupt_flags); safe to call from any thread. */
+void uring_thread_timeout(void *interrupt_flags);
+/* This thread's executor globals, for uring_thread_timeout from a watchdog. */
+void *uring_thread_interrupt_flags(void);
+
+const char *uring_php_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

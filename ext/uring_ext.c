@@ -1,0 +1,126 @@
+/* The uring_php PHP extension: the functions apps call, under their uring_* names and
+ * the aliases apps written for php-fpm (fastcgi_finish_request) and tokio_php (tokio_*)
+ * already use. The work is done in Rust (uring_rs_*); this file only adapts arguments. */
+#include "php.h"
+#include "php_main.h"
+#include "php_output.h"
+#include "SAPI.h"
+#include "ext/standard/info.h"
+#include "ext/standard/head.h"
+
+#include "uring_sapi.h"
+
+ZEND_TSRMLS_CACHE_EXTERN()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_uring_finish_request, 0, 0, _IS_BOOL, 0)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_uring_request_heartbeat, 0, 0, _IS_BOOL, 0)
+    ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, seconds, IS_LONG, 0, "10")
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_uring_request_id, 0, 0, IS_LONG, 0)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_uring_worker_id, 0, 0, IS_LONG, 0)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_uring_server_info, 0, 0, IS_ARRAY, 0)
+ZEND_END_ARG_INFO()
+
+PHP_FUNCTION(uring_finish_request)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    void *ctx = SG(server_context);
+    if (!ctx) {
+        RETURN_FALSE;
+    }
+    /* As php-fpm's fastcgi_finish_request: everything buffered goes out now, headers
+     * included; Rust answers false on a second call. */
+    php_output_end_all();
+    php_header();
+    RETURN_BOOL(uring_rs_finish_request(ctx));
+}
+
+PHP_FUNCTION(uring_request_heartbeat)
+{
+    zend_long seconds = 10;
+    ZEND_PARSE_PARAMETERS_START(0, 1)
+        Z_PARAM_OPTIONAL
+        Z_PARAM_LONG(seconds)
+    ZEND_PARSE_PARAMETERS_END();
+    void *ctx = SG(server_context);
+    if (!ctx || !uring_rs_heartbeat(ctx, (int64_t)seconds)) {
+        RETURN_FALSE;
+    }
+    /* Restart PHP's own max_execution_time timer too, so a script kept alive by
+     * heartbeats is not stopped by it either. */
+    if (EG(timeout_seconds) > 0) {
+        zend_set_timeout(EG(timeout_seconds), 0);
+    }
+    RETURN_TRUE;
+}
+
+PHP_FUNCTION(uring_request_id)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    RETURN_LONG((zend_long)uring_rs_request_id(SG(server_context)));
+}
+
+PHP_FUNCTION(uring_worker_id)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    RETURN_LONG((zend_long)uring_rs_worker_id(SG(server_context)));
+}
+
+PHP_FUNCTION(uring_server_info)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    array_init(return_value);
+    const char *p = uring_rs_server_info(SG(server_context));
+    while (p && *p) {
+        const char *key = p;
+        const char *value = key + strlen(key) + 1;
+        if (strcmp(key, "zts") == 0) {
+            add_assoc_bool(return_value, key, strcmp(value, "1") == 0);
+        } else {
+            add_assoc_string(return_value, key, value);
+        }
+        p = value + strlen(value) + 1;
+    }
+}
+
+static const zend_function_entry uring_functions[] = {
+    PHP_FE(uring_finish_request, arginfo_uring_finish_request)
+    PHP_FE(uring_request_heartbeat, arginfo_uring_request_heartbeat)
+    PHP_FE(uring_request_id, arginfo_uring_request_id)
+    PHP_FE(uring_worker_id, arginfo_uring_worker_id)
+    PHP_FE(uring_server_info, arginfo_uring_server_info)
+    PHP_FALIAS(fastcgi_finish_request, uring_finish_request, arginfo_uring_finish_request)
+    PHP_FALIAS(tokio_finish_request, uring_finish_request, arginfo_uring_finish_request)
+    PHP_FALIAS(tokio_request_heartbeat, uring_request_heartbeat, arginfo_uring_request_heartbeat)
+    PHP_FALIAS(tokio_request_id, uring_request_id, arginfo_uring_request_id)
+    PHP_FALIAS(tokio_worker_id, uring_worker_id, arginfo_uring_worker_id)
+    PHP_FALIAS(tokio_server_info, uring_server_info, arginfo_uring_server_info)
+    PHP_FE_END
+};
+
+static PHP_MINFO_FUNCTION(uring_php)
+{
+    php_info_print_table_start();
+    php_info_print_table_row(2, "uring_php", "enabled");
+    php_info_print_table_end();
+}
+
+zend_module_entry uring_ext_module_entry = {
+    STANDARD_MODULE_HEADER,
+    "uring_php",
+    uring_functions,
+    NULL, /* MINIT */
+    NULL, /* MSHUTDOWN */
+    NULL, /* RINIT */
+    NULL, /* RSHUTDOWN */
+    PHP_MINFO(uring_php),
+    "0.1.0",
+    STANDARD_MODULE_PROPERTIES
+};

@@ -1,0 +1,291 @@
+//! The HTTP/1.1 connection driver: reads requests one after another from the connection,
+//! hands each (with its complete body) to the service, and writes the responses back in
+//! order.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio::time::Instant;
+
+use super::encode::{encode_head, ConnectionHeader, Framing};
+use super::parse::{parse_head, Head};
+use super::wait::{race, Raced};
+use super::{H1Config, H1Error};
+use crate::{Request, Service, Shutdown};
+
+/// Where a connection comes from, copied into every [`Request`].
+#[derive(Clone, Copy, Debug)]
+pub struct ConnInfo {
+    pub remote_addr: SocketAddr,
+    pub local_addr: SocketAddr,
+    /// Whether the bytes arrived over TLS.
+    pub tls: bool,
+}
+
+/// Reads are made with at least this much free room in the read buffer.
+pub(super) const READ_BUF_SIZE: usize = 8 * 1024;
+
+/// After an error reply the server keeps reading (and dropping) what the client still
+/// sends for this long, so that closing with unread data does not reset the connection
+/// before the client read the reply.
+const LINGER_TIME: Duration = Duration::from_secs(2);
+const LINGER_READ_TIMEOUT: Duration = Duration::from_secs(1);
+const LINGER_MAX_BYTES: usize = 1 << 20;
+
+/// Serves HTTP/1.x requests on `io` until the client closes, a timeout or protocol error
+/// ends the connection, or `shutdown` fires while the connection is idle.
+///
+/// `initial` holds bytes already read from `io` (e.g. while sniffing the protocol). The
+/// runtime must have its timer enabled. Returns `Err` only for socket errors; a client
+/// that misbehaves gets its 4xx and an `Ok(())`.
+pub async fn serve_h1<IO, S>(
+    io: IO,
+    initial: BytesMut,
+    service: &S,
+    cfg: &H1Config,
+    info: ConnInfo,
+    shutdown: &Shutdown,
+) -> io::Result<()>
+where
+    IO: AsyncReadRent + AsyncWriteRent,
+    S: Service,
+{
+    let mut conn = Conn { io, rbuf: initial, wbuf: BytesMut::with_capacity(1024), file_buf: None, cfg, shutdown };
+    conn.run(service, info).await
+}
+
+/// Why request processing stopped.
+pub(super) enum Stop {
+    /// Answer with this error, then close.
+    Reply(H1Error),
+    /// The server failed (e.g. could not store the body): answer 500, then close.
+    ServerError,
+    /// Close without a word: the client left, went idle too long, or shutdown came.
+    Close,
+    /// A socket error: close and report it.
+    Io(io::Error),
+}
+
+/// What one read into the read buffer gave.
+pub(super) enum Filled {
+    Data(usize),
+    Eof,
+    TimedOut,
+    Shutdown,
+    Err(io::Error),
+}
+
+pub(super) struct Conn<'a, IO> {
+    pub(super) io: IO,
+    /// Received, not yet consumed bytes. Empty (and unallocated) after a cancelled read.
+    pub(super) rbuf: BytesMut,
+    /// Reused for every response head (and small bodies).
+    pub(super) wbuf: BytesMut,
+    /// Reused for reading file bodies, allocated on the first one.
+    pub(super) file_buf: Option<BytesMut>,
+    pub(super) cfg: &'a H1Config,
+    pub(super) shutdown: &'a Shutdown,
+}
+
+impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
+    async fn run<S: Service>(&mut self, service: &S, info: ConnInfo) -> io::Result<()> {
+        loop {
+            let head = match self.read_head().await {
+                Ok(head) => head,
+                Err(stop) => return self.stop(stop).await,
+            };
+            let body = match self.read_body(&head).await {
+                Ok(body) => body,
+                Err(stop) => return self.stop(stop).await,
+            };
+            let is_head = head.method == crate::Method::Head;
+            let version = head.version;
+            let wants_keep_alive = head.keep_alive;
+            let req = Request {
+                method: head.method,
+                target: head.target,
+                path: head.path,
+                query: head.query,
+                version,
+                headers: head.headers,
+                host: head.host,
+                body,
+                remote_addr: info.remote_addr,
+                local_addr: info.local_addr,
+                tls: info.tls,
+            };
+            let resp = service.call(req).await;
+            let keep_alive = wants_keep_alive && !self.shutdown.is_triggered();
+            match self.write_response(resp, is_head, version, keep_alive).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    if !self.rbuf.is_empty() {
+                        // The client pipelined more: drain it so the close does not
+                        // reset the connection under the response.
+                        self.linger().await;
+                    }
+                    return Ok(());
+                }
+                Err(stop) => return self.stop(stop).await,
+            }
+        }
+    }
+
+    /// Ends the connection as `stop` says.
+    async fn stop(&mut self, stop: Stop) -> io::Result<()> {
+        match stop {
+            Stop::Close => Ok(()),
+            Stop::Io(e) => Err(e),
+            Stop::Reply(e) => {
+                tracing::debug!(status = e.status(), reason = e.message().trim_end(), "refusing request");
+                self.reply_and_close(e.status(), e.message()).await;
+                Ok(())
+            }
+            Stop::ServerError => {
+                self.reply_and_close(500, "internal server error\n").await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Reads until a complete request head is buffered, then takes it out of the buffer.
+    async fn read_head(&mut self) -> Result<Head, Stop> {
+        // The header timeout runs from the first byte of the head; before that the
+        // connection is idle (keep-alive or fresh).
+        let mut deadline = (!self.rbuf.is_empty()).then(|| Instant::now() + self.cfg.header_timeout);
+        let mut parse = !self.rbuf.is_empty();
+        let eager_limit = self.cfg.max_header_bytes.min(self.cfg.max_uri_len);
+        loop {
+            if parse {
+                match parse_head(&self.rbuf, self.cfg) {
+                    Ok(Some(head)) => {
+                        self.rbuf.advance(head.len);
+                        return Ok(head);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(Stop::Reply(e)),
+                }
+            }
+            let idle = deadline.is_none();
+            if idle && self.shutdown.is_triggered() {
+                return Err(Stop::Close);
+            }
+            let until = deadline.unwrap_or_else(|| Instant::now() + self.cfg.idle_timeout);
+            let before = self.rbuf.len();
+            match self.fill(until, idle).await {
+                Filled::Data(_) => {
+                    if deadline.is_none() {
+                        deadline = Some(Instant::now() + self.cfg.header_timeout);
+                    }
+                    // A head can only have completed (or gone wrong) if a line ended;
+                    // re-parsing only then keeps a byte-at-a-time client from costing a
+                    // full parse per byte. Past the limits it must be parsed to refuse it.
+                    parse = memchr::memchr(b'\n', &self.rbuf[before..]).is_some() || self.rbuf.len() > eager_limit;
+                }
+                Filled::Eof => return Err(Stop::Close),
+                Filled::TimedOut if idle => return Err(Stop::Close),
+                Filled::TimedOut => return Err(Stop::Reply(H1Error::Timeout)),
+                Filled::Shutdown => return Err(Stop::Close),
+                Filled::Err(e) => return Err(Stop::Io(e)),
+            }
+        }
+    }
+
+    /// Reads more bytes onto the end of the read buffer.
+    pub(super) async fn fill(&mut self, deadline: Instant, watch_shutdown: bool) -> Filled {
+        let mut buf = std::mem::take(&mut self.rbuf);
+        if buf.capacity() - buf.len() < READ_BUF_SIZE / 2 {
+            // Also moves unconsumed bytes back to the front when the buffer is unshared,
+            // so a connection keeps one read buffer for its whole life.
+            buf.reserve(READ_BUF_SIZE);
+        }
+        let len = buf.len();
+        let cap = buf.capacity();
+        let shutdown = if watch_shutdown { Some(self.shutdown) } else { None };
+        match race(self.io.read(buf.slice_mut(len..cap)), deadline, shutdown).await {
+            Raced::Done((res, slice)) => {
+                self.rbuf = slice.into_inner();
+                match res {
+                    Ok(0) => Filled::Eof,
+                    Ok(n) => Filled::Data(n),
+                    Err(e) => Filled::Err(e),
+                }
+            }
+            Raced::TimedOut => Filled::TimedOut,
+            Raced::Shutdown => Filled::Shutdown,
+        }
+    }
+
+    /// Writes all of `buf` within the write timeout; gives the buffer back for reuse.
+    pub(super) async fn write_buf<B: monoio::buf::IoBuf + 'static>(&mut self, buf: B) -> Result<B, Stop> {
+        let deadline = Instant::now() + self.cfg.write_timeout;
+        match race(self.io.write_all(buf), deadline, None).await {
+            Raced::Done((Ok(_), buf)) => Ok(buf),
+            Raced::Done((Err(e), _)) => Err(Stop::Io(e)),
+            Raced::TimedOut | Raced::Shutdown => Err(Stop::Close),
+        }
+    }
+
+    /// Writes the write buffer and clears it.
+    pub(super) async fn write_wbuf(&mut self) -> Result<(), Stop> {
+        let buf = std::mem::take(&mut self.wbuf);
+        let mut buf = self.write_buf(buf).await?;
+        buf.clear();
+        self.wbuf = buf;
+        Ok(())
+    }
+
+    pub(super) async fn flush(&mut self) -> Result<(), Stop> {
+        let deadline = Instant::now() + self.cfg.write_timeout;
+        match race(self.io.flush(), deadline, None).await {
+            Raced::Done(Ok(())) => Ok(()),
+            Raced::Done(Err(e)) => Err(Stop::Io(e)),
+            Raced::TimedOut | Raced::Shutdown => Err(Stop::Close),
+        }
+    }
+
+    /// Sends a short plain-text answer with `Connection: close`, then closes gently.
+    async fn reply_and_close(&mut self, status: u16, text: &'static str) {
+        let resp = crate::Response::text(status, text);
+        let mut buf = std::mem::take(&mut self.wbuf);
+        buf.clear();
+        encode_head(
+            &mut buf,
+            status,
+            &resp.headers,
+            Framing::Length(text.len() as u64),
+            ConnectionHeader::Close,
+            self.cfg.server_header.as_ref(),
+        );
+        buf.extend_from_slice(text.as_bytes());
+        if self.write_buf(buf).await.is_ok() && self.flush().await.is_ok() {
+            self.linger().await;
+        }
+    }
+
+    /// Half-closes, then reads and drops what the client still sends, for a bounded time
+    /// and amount: closing a socket with unread input makes the kernel send a reset,
+    /// which can destroy the response before the client read it.
+    async fn linger(&mut self) {
+        if self.io.shutdown().await.is_err() {
+            return;
+        }
+        let end = Instant::now() + LINGER_TIME;
+        let mut drained = 0;
+        self.rbuf.clear();
+        while drained < LINGER_MAX_BYTES {
+            let deadline = (Instant::now() + LINGER_READ_TIMEOUT).min(end);
+            match self.fill(deadline, false).await {
+                Filled::Data(n) => {
+                    drained += n;
+                    self.rbuf.clear();
+                }
+                _ => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Responses. The body is either complete (bytes or a file region, so Content-Length is
+//! known) or a stream of chunks (chunked on HTTP/1.1, DATA frames on HTTP/2).
+
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+
+use crate::Headers;
+
+pub struct Response {
+    pub status: u16,
+    /// In order; the protocol layer adds Date, Content-Length / Transfer-Encoding and
+    /// Connection itself and ignores those names here.
+    pub headers: Headers,
+    pub body: Body,
+}
+
+impl Response {
+    pub fn new(status: u16, headers: Headers, body: Body) -> Self {
+        Response { status, headers, body }
+    }
+
+    /// A short plain-text response, as the server's own error answers use.
+    pub fn text(status: u16, text: &'static str) -> Self {
+        let mut headers = Headers::with_capacity(1);
+        headers.push("Content-Type", Bytes::from_static(b"text/plain; charset=utf-8"));
+        Response { status, headers, body: Body::Bytes(Bytes::from_static(text.as_bytes())) }
+    }
+}
+
+pub enum Body {
+    Empty,
+    Bytes(Bytes),
+    /// `len` bytes of `file` from `offset` (static files, spilled PHP output), read through
+    /// the runtime (io_uring `read_at`, or `pread` on the epoll driver).
+    File { file: Rc<monoio::fs::File>, offset: u64, len: u64 },
+    Stream(Pin<Box<dyn BodyStream>>),
+}
+
+impl Body {
+    /// The length when known up front (everything but a stream).
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            Body::Empty => Some(0),
+            Body::Bytes(b) => Some(b.len() as u64),
+            Body::File { len, .. } => Some(*len),
+            Body::Stream(_) => None,
+        }
+    }
+}
+
+/// A response body produced over time. The connection asks for the next chunk only after
+/// the previous one was written, so a producer that counts what it handed out sees the
+/// client's pace (backpressure). Dropping the stream before it ended means the client is
+/// gone.
+pub trait BodyStream {
+    /// `Ready(Some(chunk))` for the next chunk (may be empty: a flush point),
+    /// `Ready(None)` at the end.
+    fn poll_chunk(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>>;
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Builds PHP 8.2 ZTS with the embed SAPI (and the CLI) into a cache outside the checkout,
+# keyed by PHP version and configure flags, so CI and later builds reuse it.
+#
+# Sources, in order: PHP_TARBALL (a path to a php-8.2.x tarball); Debian's source package
+# via `apt-get source` (a deb-src entry is derived from this machine's deb entries).
+#
+# Prints the install prefix on its last line of stdout. Idempotent: a finished build is
+# detected by its stamp file and reused.
+set -euo pipefail
+
+CACHE_ROOT=${URING_PHP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/uring_php}
+JOBS=${JOBS:-$(nproc)}
+log() { printf 'build-php: %s\n' "$*" >&2; }
+die() { printf 'build-php: error: %s\n' "$*" >&2; exit 1; }
+
+# The flags matter for correctness, not only features (DESIGN.md): per-thread execution
+# timers, and no Zend Signals stealing the server's signal handlers.
+CONFIGURE_FLAGS=(
+  --enable-zts
+  --enable-embed=shared
+  --enable-cli
+  --disable-cgi
+  --disable-phpdbg
+  --enable-opcache
+  --enable-zend-max-execution-timers
+  --disable-zend-signals
+  --enable-mbstring
+  --enable-intl
+  --with-pdo-sqlite
+  --with-sqlite3
+  --enable-mysqlnd
+  --with-mysqli=mysqlnd
+  --with-pdo-mysql=mysqlnd
+  --with-openssl
+  --with-zlib
+  --with-curl
+  --enable-dom
+  --enable-xml
+  --enable-simplexml
+  --enable-xmlreader
+  --enable-xmlwriter
+  --enable-fileinfo
+  --enable-gd
+  --with-sodium
+  --enable-bcmath
+  --enable-ctype
+  --with-iconv
+  --enable-session
+  --enable-tokenizer
+  --enable-filter
+  --enable-pcntl
+  --enable-sockets
+  --enable-exif
+  --with-pear=no
+)
+if [ "${PHP_WITH_REDIS:-0}" = 1 ]; then
+  log "PHP_WITH_REDIS=1 is not supported yet: phpredis is not in Debian's source packages for ZTS"
+fi
+
+BUILD_DEPS=(build-essential pkg-config autoconf bison re2c dpkg-dev xz-utils
+  libxml2-dev libsqlite3-dev libonig-dev libicu-dev libssl-dev zlib1g-dev
+  libcurl4-openssl-dev libsodium-dev libpng-dev libargon2-dev libclang-dev)
+
+install_deps() {
+  local missing=()
+  for p in "${BUILD_DEPS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing build dependencies: ${missing[*]}"
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# deb-src entries derived from the machine's own deb entries (deb822 and one-line formats).
+ensure_deb_src() {
+  if grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null; then
+    return 0
+  fi
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  local out=/etc/apt/sources.list.d/uring-php-deb-src
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed -E 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources | $sudo tee "$out.sources" >/dev/null
+  elif [ -f /etc/apt/sources.list.d/ubuntu.sources ]; then
+    sed -E 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/ubuntu.sources | $sudo tee "$out.sources" >/dev/null
+  elif [ -f /etc/apt/sources.list ]; then
+    grep -E '^deb ' /etc/apt/sources.list | sed -E 's/^deb /deb-src /' | $sudo tee "$out.list" >/dev/null
+  else
+    return 1
+  fi
+  log "added deb-src entries derived from the deb entries ($out.*)"
+  $sudo apt-get update -qq >&2
+}
+
+# Fetches the pristine upstream tarball of Debian's php8.2 source package into $1 and
+# prints its path. Tries each listed version: the security suite may list a newer
+# version than the mirror can serve.
+fetch_debian_source() {
+  local dir=$1
+  ensure_deb_src || return 1
+  local versions
+  versions=$(apt-cache showsrc php8.2 2>/dev/null | awk '/^Version:/ {print $2}' | sort -uVr)
+  [ -n "$versions" ] || return 1
+  for v in $versions; do
+    log "trying apt-get source php8.2=$v"
+    if (cd "$dir" && apt-get source --download-only -qq "php8.2=$v" >&2 2>/dev/null); then
+      local orig
+      orig=$(ls "$dir"/php8.2_*.orig.tar.* 2>/dev/null | grep -v '\.asc$' | head -n1)
+      [ -n "$orig" ] && { echo "$orig"; return 0; }
+    fi
+  done
+  return 1
+}
+
+install_deps
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/uring-php-build.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+if [ -n "${PHP_TARBALL:-}" ]; then
+  [ -r "$PHP_TARBALL" ] || die "PHP_TARBALL=$PHP_TARBALL is not a readable file"
+  TARBALL=$PHP_TARBALL
+else
+  TARBALL=$(fetch_debian_source "$WORK") || \
+    die "no PHP source: set PHP_TARBALL=/path/to/php-8.2.x.tar.xz (apt-get source php8.2 failed)"
+fi
+
+# The version is read from the tarball's own main/php_version.h, not its file name.
+VERSION=$(tar -xOf "$TARBALL" --wildcards '*/main/php_version.h' 2>/dev/null \
+  | awk -F'"' '/#define PHP_VERSION / {print $2}')
+[ -n "$VERSION" ] || die "could not read PHP_VERSION from $TARBALL"
+case "$VERSION" in 8.2.*) ;; *) die "need PHP 8.2.x, $TARBALL holds $VERSION";; esac
+
+KEY=$(printf '%s\n' "$VERSION" "${CONFIGURE_FLAGS[@]}" | sha256sum | cut -c1-12)
+PREFIX="$CACHE_ROOT/php-$VERSION-zts-$KEY"
+if [ -f "$PREFIX/.complete" ]; then
+  log "cached: $PREFIX"
+  echo "$PREFIX"
+  exit 0
+fi
+
+log "building PHP $VERSION ZTS into $PREFIX (takes several minutes)"
+tar -xf "$TARBALL" -C "$WORK"
+SRC=$(find "$WORK" -mindepth 1 -maxdepth 1 -type d -name 'php*' | head -n1)
+[ -n "$SRC" ] || die "tarball $TARBALL has no php-* directory"
+rm -rf "$PREFIX"
+mkdir -p "$CACHE_ROOT"
+(
+  cd "$SRC"
+  [ -x configure ] || ./buildconf --force >&2
+  ./configure --prefix="$PREFIX" --with-config-file-path="$PREFIX/etc" \
+    "${CONFIGURE_FLAGS[@]}" >"$WORK/configure.log" 2>&1 \
+    || { tail -n 30 "$WORK/configure.log" >&2; exit 1; }
+  make -j"$JOBS" >"$WORK/make.log" 2>&1 || { tail -n 40 "$WORK/make.log" >&2; exit 1; }
+  make install >"$WORK/install.log" 2>&1 || { tail -n 20 "$WORK/install.log" >&2; exit 1; }
+) || die "PHP build failed (log above)"
+
+"$PREFIX/bin/php" -r 'exit(PHP_ZTS ? 0 : 1);' || die "built PHP is not ZTS"
+[ -f "$PREFIX/lib/libphp.so" ] || die "built PHP has no lib/libphp.so (embed SAPI)"
+mkdir -p "$PREFIX/etc"
+touch "$PREFIX/.complete"
+log "done: $PREFIX"
+echo "$PREFIX"

@@ -1,0 +1,312 @@
+//! One request on a PHP thread: the state the SAPI callbacks work on, from startup to
+//! the final event sent back to the core.
+
+use std::ffi::CString;
+use std::time::{Instant, UNIX_EPOCH};
+
+use bytes::Bytes;
+use uring_http::{Headers, Version};
+
+use super::ffi;
+use super::output::Output;
+use super::reply::ReplyEvent;
+use super::request::Job;
+use super::response::{ResponseHead, ScriptBody, ScriptResponse};
+use super::server_vars::ServerVars;
+
+/// Settings a worker applies to every request.
+#[derive(Clone, Debug)]
+pub struct ExecLimits {
+    /// Buffered output above this many bytes spills to a memfd.
+    pub spill_threshold: usize,
+    /// Streamed bytes allowed to wait unsent before flush() blocks.
+    pub stream_buffer: usize,
+}
+
+impl Default for ExecLimits {
+    fn default() -> Self {
+        ExecLimits { spill_threshold: 1 << 20, stream_buffer: 1 << 20 }
+    }
+}
+
+#[derive(PartialEq, Eq)]
+enum Mode {
+    /// Output accumulates; one Complete event at the end.
+    Buffering,
+    /// flush() was called: chunks go out as they come.
+    Streaming,
+    /// The response went out (finish_request, or the client left); output is dropped.
+    Done,
+}
+
+pub(crate) struct RequestCtx<'a> {
+    pub(crate) job: &'a Job,
+    pub(crate) worker_id: usize,
+    output: Output,
+    head: Option<ResponseHead>,
+    mode: Mode,
+    post_offset: u64,
+    limits: &'a ExecLimits,
+    vars: Option<ServerVars>,
+    server_info: Option<Vec<u8>>,
+    started: Instant,
+}
+
+impl<'a> RequestCtx<'a> {
+    // ---- SAPI callbacks ----
+
+    /// Returns false when the client is gone.
+    pub fn write(&mut self, data: &[u8]) -> bool {
+        if self.mode == Mode::Done {
+            // After finish_request (or once an abort was reported) output goes nowhere.
+            return true;
+        }
+        if self.job.reply.control.is_aborted() {
+            // The client left or the request timed out: PHP decides what that means
+            // (ignore_user_abort), as php-fpm's failed write would make it.
+            self.mode = Mode::Done;
+            return false;
+        }
+        if let Err(e) = self.output.write(data) {
+            tracing::error!(error = %e, "could not buffer PHP output");
+        }
+        if self.mode == Mode::Streaming && self.output.len() >= self.limits.stream_buffer as u64 {
+            // Bound what one request holds between flushes.
+            return self.send_chunk();
+        }
+        true
+    }
+
+    /// flush(): the response becomes a stream (headers now, then each flushed chunk).
+    pub fn flush(&mut self) -> bool {
+        match self.mode {
+            Mode::Done => true,
+            Mode::Buffering => {
+                self.mode = Mode::Streaming;
+                self.output.set_unbounded();
+                let head = self.head.take().unwrap_or_else(default_head);
+                self.job.reply.send(ReplyEvent::StreamStart(head));
+                self.send_chunk()
+            }
+            Mode::Streaming => self.send_chunk(),
+        }
+    }
+
+    fn send_chunk(&mut self) -> bool {
+        let chunk = self.output.take_chunk();
+        let n = chunk.len();
+        if n > 0 {
+            self.job.reply.send(ReplyEvent::Chunk(chunk));
+        }
+        let control = &self.job.reply.control;
+        let alive = control.stream_sent(n, self.limits.stream_buffer);
+        if !alive {
+            self.mode = Mode::Done;
+        }
+        alive
+    }
+
+    pub fn send_headers(&mut self, code: i32, status_line: Option<&[u8]>, lines: &[&[u8]]) {
+        if self.mode == Mode::Buffering {
+            self.head = Some(super::response_head::build(code, status_line, lines));
+        }
+    }
+
+    pub fn read_post(&mut self, buf: &mut [u8]) -> usize {
+        match self.job.request.body.read_at(self.post_offset, buf) {
+            Ok(n) => {
+                self.post_offset += n as u64;
+                n
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading the request body for PHP");
+                0
+            }
+        }
+    }
+
+    pub fn server_vars(&mut self) -> &[ffi::uring_var] {
+        if self.vars.is_none() {
+            self.vars = Some(ServerVars::build(&self.job.request, self.worker_id));
+        }
+        self.vars.as_ref().map_or(&[], |v| v.as_slice())
+    }
+
+    pub fn request_time(&self) -> f64 {
+        self.job.request.received_at.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    }
+
+    /// uring_finish_request(): PHP already flushed its buffers and sent the headers.
+    pub fn finish_request(&mut self) -> bool {
+        match self.mode {
+            Mode::Done => false,
+            Mode::Streaming => {
+                self.send_chunk();
+                self.job.reply.send(ReplyEvent::StreamEnd);
+                self.job.reply.control.mark_finished_early();
+                self.mode = Mode::Done;
+                true
+            }
+            Mode::Buffering => {
+                self.send_complete();
+                self.job.reply.control.mark_finished_early();
+                self.mode = Mode::Done;
+                true
+            }
+        }
+    }
+
+    pub fn server_info(&mut self) -> *const libc::c_char {
+        if self.server_info.is_none() {
+            let mut s = Vec::new();
+            for (k, v) in [
+                ("server", "uring_php"),
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("sapi", "uring_php"),
+                ("zts", "1"),
+                ("php_version", super::engine::Engine::php_version()),
+                ("driver", self.job.request.driver),
+            ] {
+                s.extend_from_slice(k.as_bytes());
+                s.push(0);
+                s.extend_from_slice(v.as_bytes());
+                s.push(0);
+            }
+            s.push(0);
+            self.server_info = Some(s);
+        }
+        self.server_info.as_ref().map_or(std::ptr::null(), |s| s.as_ptr() as *const libc::c_char)
+    }
+
+    // ---- the request's end ----
+
+    fn send_complete(&mut self) {
+        let head = self.head.take().unwrap_or_else(default_head);
+        let output = std::mem::replace(&mut self.output, Output::new(0));
+        let response = ScriptResponse {
+            head,
+            body: output.into_body(),
+            php_micros: self.started.elapsed().as_micros() as u64,
+        };
+        self.job.reply.send(ReplyEvent::Complete(response));
+    }
+
+    fn end(mut self, ran: bool) {
+        match self.mode {
+            Mode::Done => {}
+            Mode::Streaming => {
+                self.send_chunk();
+                self.job.reply.send(ReplyEvent::StreamEnd);
+            }
+            Mode::Buffering if ran => self.send_complete(),
+            Mode::Buffering => {
+                let mut headers = Headers::new();
+                headers.push("Content-Type", Bytes::from_static(b"text/plain; charset=utf-8"));
+                self.job.reply.send(ReplyEvent::Complete(ScriptResponse {
+                    head: ResponseHead { status: 500, headers },
+                    body: ScriptBody::Bytes(Bytes::from_static(b"Internal Server Error\n")),
+                    php_micros: self.started.elapsed().as_micros() as u64,
+                }));
+            }
+        }
+    }
+}
+
+fn default_head() -> ResponseHead {
+    ResponseHead { status: 200, headers: Headers::new() }
+}
+
+fn proto_num(v: Version) -> i32 {
+    match v {
+        Version::Http10 => 1000,
+        Version::Http11 => 1001,
+        Version::Http2 => 2000,
+    }
+}
+
+/// C strings for `uring_request_info`, owned for the duration of the request.
+struct InfoStrings {
+    method: CString,
+    uri: CString,
+    query: CString,
+    script: CString,
+    content_type: Option<CString>,
+    cookie: Option<CString>,
+    authorization: Option<CString>,
+}
+
+fn c(s: &[u8]) -> CString {
+    // Bytes after an embedded NUL are dropped: C would stop reading there anyway.
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    CString::new(&s[..end]).unwrap_or_default()
+}
+
+impl InfoStrings {
+    fn new(job: &Job) -> InfoStrings {
+        let r = &job.request;
+        let cookie = {
+            let mut parts = r.headers.get_all("Cookie");
+            match (parts.next(), parts.next()) {
+                (None, _) => None,
+                (Some(one), None) => Some(c(one)),
+                // HTTP/2 sends each cookie as its own header field (RFC 9113 §8.2.3).
+                (Some(first), Some(second)) => {
+                    let mut joined = first.to_vec();
+                    for p in std::iter::once(second).chain(parts) {
+                        joined.extend_from_slice(b"; ");
+                        joined.extend_from_slice(p);
+                    }
+                    Some(c(&joined))
+                }
+            }
+        };
+        InfoStrings {
+            method: c(r.method.as_str().as_bytes()),
+            uri: c(r.script_name.as_bytes()),
+            query: c(r.query.as_bytes()),
+            script: c(r.script_filename.as_bytes()),
+            content_type: r.headers.get("Content-Type").map(|v| c(v)),
+            cookie,
+            authorization: r.headers.get("Authorization").map(|v| c(v)),
+        }
+    }
+}
+
+/// Runs one job to completion on the current (PHP) thread and sends its reply.
+pub(crate) fn execute(job: &Job, worker_id: usize, limits: &ExecLimits, interrupt_flags: *mut libc::c_void) {
+    let strings = InfoStrings::new(job);
+    let r = &job.request;
+    let has_body = !r.body.is_empty() || r.headers.contains("Content-Length");
+    let info = ffi::uring_request_info {
+        method: strings.method.as_ptr(),
+        request_uri: strings.uri.as_ptr(),
+        query_string: strings.query.as_ptr(),
+        script_filename: strings.script.as_ptr(),
+        content_type: strings.content_type.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+        content_length: if has_body { r.body.len() as i64 } else { -1 },
+        cookie: strings.cookie.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+        authorization: strings.authorization.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+        proto_num: proto_num(r.version),
+    };
+    let mut ctx = RequestCtx {
+        job,
+        worker_id,
+        output: Output::new(limits.spill_threshold),
+        head: None,
+        mode: Mode::Buffering,
+        post_offset: 0,
+        limits,
+        vars: None,
+        server_info: None,
+        started: Instant::now(),
+    };
+    job.reply.control.set_running(interrupt_flags);
+    // SAFETY: `ctx` outlives the call and is only reached through the callbacks this
+    // thread runs during it; `info`'s strings are owned by `strings`, alive until after.
+    let status = unsafe { ffi::uring_execute(&mut ctx as *mut RequestCtx as *mut libc::c_void, &info) };
+    job.reply.control.clear_running();
+    if status > 0 {
+        tracing::debug!(request_id = r.id, exit_status = status, "script exited with a status");
+    }
+    ctx.end(status >= 0);
+}

@@ -1,0 +1,94 @@
+//! The PHP engine: started once per process, before any PHP thread, and stopped after
+//! the last one ended.
+
+use std::ffi::CString;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::ffi;
+use super::ini::IniConfig;
+
+static STARTED: AtomicBool = AtomicBool::new(false);
+
+/// Owns the started engine; dropping it shuts PHP down (after every PHP thread ended).
+pub struct Engine {
+    _private: (),
+}
+
+impl Engine {
+    /// Starts PHP. Fails if it is already started in this process (PHP's module startup
+    /// is once per process) or if PHP refuses its configuration.
+    pub fn start(ini: &IniConfig) -> io::Result<Engine> {
+        if STARTED.swap(true, Ordering::SeqCst) {
+            return Err(io::Error::other("the PHP engine is already started in this process"));
+        }
+        install_interrupt_signal()?;
+        let defaults = cstring(IniConfig::defaults_text())?;
+        let overrides = cstring(ini.overrides_text())?;
+        let path = match &ini.file {
+            Some(p) => {
+                if !p.is_file() {
+                    STARTED.store(false, Ordering::SeqCst);
+                    return Err(io::Error::other(format!("php.ini file {} is not a readable file", p.display())));
+                }
+                Some(cstring(p.to_string_lossy().into_owned())?)
+            }
+            None => None,
+        };
+        // SAFETY: called once per process (guarded by STARTED) on a thread that outlives
+        // the engine, before any PHP thread exists; the strings are copied by C.
+        let rc = unsafe {
+            ffi::uring_engine_start(
+                defaults.as_ptr(),
+                path.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
+                overrides.as_ptr(),
+            )
+        };
+        if rc != 0 {
+            STARTED.store(false, Ordering::SeqCst);
+            return Err(io::Error::other("PHP module startup failed (see the log above)"));
+        }
+        Ok(Engine { _private: () })
+    }
+
+    pub fn php_version() -> &'static str {
+        env!("URING_PHP_VERSION")
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // SAFETY: the engine was started by this value, and the owner stops all PHP
+        // threads (WorkerPool::shutdown) before dropping it.
+        unsafe { ffi::uring_engine_stop() };
+    }
+}
+
+fn cstring(s: String) -> io::Result<CString> {
+    CString::new(s).map_err(|_| io::Error::other("NUL byte in a php.ini setting"))
+}
+
+/// The signal a request's watchdog sends a PHP thread to interrupt a blocking syscall
+/// (sleep(), a socket read) so PHP notices its timeout flag at once.
+pub(crate) fn interrupt_signal() -> libc::c_int {
+    libc::SIGRTMIN() + 2
+}
+
+extern "C" fn on_interrupt_signal(_: libc::c_int) {}
+
+/// A no-op handler without SA_RESTART: its only job is to make the interrupted
+/// syscall return EINTR.
+fn install_interrupt_signal() -> io::Result<()> {
+    // SAFETY: sigaction with a zeroed struct, an async-signal-safe no-op handler and an
+    // empty mask is well-defined; it replaces the default action (terminate).
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = on_interrupt_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut act.sa_mask);
+        act.sa_flags = 0;
+        if libc::sigaction(interrupt_signal(), &act, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

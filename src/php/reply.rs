@@ -1,0 +1,191 @@
+//! The way back from a PHP worker to the core that submitted the request, and the
+//! state both sides share while it runs (abort, backpressure, deadline).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::ffi;
+use super::response::{ResponseHead, ScriptResponse};
+
+/// What a worker sends about a request. A request produces either one `Complete`, or
+/// `StreamStart`, any number of `Chunk`s and `StreamEnd` (after `flush()`).
+#[derive(Debug)]
+pub enum ReplyEvent {
+    Complete(ScriptResponse),
+    StreamStart(ResponseHead),
+    Chunk(Bytes),
+    StreamEnd,
+}
+
+/// Where events go: a core's completion queue (server) or a channel (other front ends).
+pub trait ReplySink: Send + Sync {
+    fn deliver(&self, token: u64, event: ReplyEvent);
+}
+
+pub struct Reply {
+    sink: Arc<dyn ReplySink>,
+    token: u64,
+    pub control: Arc<RequestControl>,
+}
+
+impl Reply {
+    pub fn new(sink: Arc<dyn ReplySink>, token: u64, control: Arc<RequestControl>) -> Self {
+        Reply { sink, token, control }
+    }
+
+    pub fn send(&self, event: ReplyEvent) {
+        self.sink.deliver(self.token, event);
+    }
+}
+
+/// The PHP thread currently running a request, so a watchdog can stop it.
+struct RunningOn {
+    interrupt_flags: usize,
+    thread: libc::pthread_t,
+}
+
+/// Shared by the core and the worker for one request.
+pub struct RequestControl {
+    aborted: AtomicBool,
+    unsent: AtomicUsize,
+    worker_waiting: AtomicBool,
+    waiting_thread: Mutex<Option<Thread>>,
+    running: Mutex<Option<RunningOn>>,
+    timeout: Option<Duration>,
+    /// Milliseconds since `epoch()` when the request times out; 0 = no timeout.
+    deadline_ms: AtomicU64,
+    finished_early: AtomicBool,
+}
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn millis_since_epoch(t: Instant) -> u64 {
+    t.saturating_duration_since(epoch()).as_millis() as u64
+}
+
+impl RequestControl {
+    /// `timeout`: REQUEST_TIMEOUT, counted from `start`.
+    pub fn new(timeout: Option<Duration>, start: Instant) -> Self {
+        let deadline_ms = timeout.map_or(0, |t| millis_since_epoch(start + t).max(1));
+        RequestControl {
+            aborted: AtomicBool::new(false),
+            unsent: AtomicUsize::new(0),
+            worker_waiting: AtomicBool::new(false),
+            waiting_thread: Mutex::new(None),
+            running: Mutex::new(None),
+            timeout,
+            deadline_ms: AtomicU64::new(deadline_ms),
+            finished_early: AtomicBool::new(false),
+        }
+    }
+
+    // ---- the client side (core) ----
+
+    /// The client is gone or the request timed out: the script's next output or flush
+    /// sees `connection_aborted()`, and a worker blocked on backpressure wakes.
+    pub fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        self.wake_worker();
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+
+    /// The current deadline (heartbeats move it), or None without a timeout.
+    pub fn deadline(&self) -> Option<Instant> {
+        match self.deadline_ms.load(Ordering::Acquire) {
+            0 => None,
+            ms => Some(epoch() + Duration::from_millis(ms)),
+        }
+    }
+
+    /// Stops the script through PHP's own timeout machinery: raises the thread's
+    /// timeout flags (PHP then fails with "Maximum execution time exceeded") and
+    /// interrupts a blocking syscall. Does nothing once the request left its thread.
+    pub fn interrupt(&self) {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = running.as_ref() {
+            // SAFETY: `interrupt_flags` points at the thread-local flags of a PHP thread
+            // that is still inside this request (it clears `running` under this lock
+            // before it moves on), and pthread_kill with a handled signal only makes a
+            // blocking syscall on that thread return EINTR.
+            unsafe {
+                ffi::uring_thread_timeout(r.interrupt_flags as *mut libc::c_void);
+                libc::pthread_kill(r.thread, super::engine::interrupt_signal());
+            }
+        }
+    }
+
+    /// Streamed bytes the client has now taken off the queue.
+    pub fn consumed(&self, n: usize, limit: usize) {
+        let before = self.unsent.fetch_sub(n, Ordering::AcqRel);
+        if before.saturating_sub(n) <= limit {
+            self.wake_worker();
+        }
+    }
+
+    pub fn was_finished_early(&self) -> bool {
+        self.finished_early.load(Ordering::Acquire)
+    }
+
+    fn wake_worker(&self) {
+        if self.worker_waiting.load(Ordering::SeqCst) {
+            if let Some(t) = self.waiting_thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                t.unpark();
+            }
+        }
+    }
+
+    // ---- the PHP side (worker) ----
+
+    pub(crate) fn set_running(&self, interrupt_flags: *mut libc::c_void) {
+        // SAFETY: pthread_self has no preconditions.
+        let thread = unsafe { libc::pthread_self() };
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(RunningOn { interrupt_flags: interrupt_flags as usize, thread });
+    }
+
+    pub(crate) fn clear_running(&self) {
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    pub(crate) fn mark_finished_early(&self) {
+        self.finished_early.store(true, Ordering::Release);
+    }
+
+    /// Counts `n` streamed bytes as waiting, then blocks while more than `limit` wait
+    /// unsent (a slow client pauses the script). Returns false if the client is gone.
+    pub(crate) fn stream_sent(&self, n: usize, limit: usize) -> bool {
+        self.unsent.fetch_add(n, Ordering::AcqRel);
+        while self.unsent.load(Ordering::Acquire) > limit && !self.is_aborted() {
+            *self.waiting_thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
+            self.worker_waiting.store(true, Ordering::SeqCst);
+            if self.unsent.load(Ordering::SeqCst) > limit && !self.is_aborted() {
+                // The timeout only guards against a lost wakeup; progress is by unpark.
+                std::thread::park_timeout(Duration::from_millis(100));
+            }
+            self.worker_waiting.store(false, Ordering::SeqCst);
+        }
+        !self.is_aborted()
+    }
+
+    /// uring_request_heartbeat(): moves the deadline to now + `secs` if that is later.
+    /// False without a timeout, or for 0 < secs <= REQUEST_TIMEOUT not holding.
+    pub(crate) fn heartbeat(&self, secs: i64) -> bool {
+        let Some(timeout) = self.timeout else { return false };
+        if secs <= 0 || secs as u64 > timeout.as_secs().max(1) {
+            return false;
+        }
+        let wanted = millis_since_epoch(Instant::now() + Duration::from_secs(secs as u64));
+        self.deadline_ms.fetch_max(wanted, Ordering::AcqRel);
+        true
+    }
+}

@@ -1,0 +1,53 @@
+//! What a PHP worker hands back.
+
+use std::fs::File;
+
+use bytes::Bytes;
+use uring_http::Headers;
+
+#[derive(Debug)]
+pub enum ScriptBody {
+    Bytes(Bytes),
+    /// Output that outgrew the in-memory threshold, in a sealed memfd from offset 0.
+    Spilled { file: File, len: u64 },
+}
+
+impl ScriptBody {
+    pub fn len(&self) -> u64 {
+        match self {
+            ScriptBody::Bytes(b) => b.len() as u64,
+            ScriptBody::Spilled { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole body in memory (reads a spilled body back): for tests and tools.
+    pub fn to_vec(&self) -> std::io::Result<Vec<u8>> {
+        match self {
+            ScriptBody::Bytes(b) => Ok(b.to_vec()),
+            ScriptBody::Spilled { file, len } => {
+                use std::os::unix::fs::FileExt;
+                let mut out = vec![0u8; *len as usize];
+                file.read_exact_at(&mut out, 0)?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct ResponseHead {
+    pub status: u16,
+    pub headers: Headers,
+}
+
+#[derive(Debug)]
+pub struct ScriptResponse {
+    pub head: ResponseHead,
+    pub body: ScriptBody,
+    /// Microseconds the worker spent on the request (startup to shutdown).
+    pub php_micros: u64,
+}

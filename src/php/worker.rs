@@ -1,0 +1,79 @@
+//! A PHP worker thread: pinned, with its own PHP thread context, running requests from
+//! the pool's queue until shutdown, or until it has served `max_requests` and hands its
+//! slot to a fresh thread.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::context;
+use super::ffi;
+use super::pool::{spawn_worker, PoolShared};
+
+/// Replaces a worker thread that unwinds (a bug outside PHP), so the pool keeps its size.
+struct Respawn<'a> {
+    shared: &'a Arc<PoolShared>,
+    id: usize,
+}
+
+impl Drop for Respawn<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.shared.stats.deaths.fetch_add(1, Ordering::Relaxed);
+            self.shared.stats.alive.fetch_sub(1, Ordering::Relaxed);
+            tracing::error!(worker = self.id, "PHP worker thread died; starting a replacement");
+            if !self.shared.is_shutting_down() {
+                if let Err(e) = spawn_worker(self.shared, self.id) {
+                    tracing::error!(worker = self.id, error = %e, "could not replace a PHP worker");
+                }
+            }
+        }
+    }
+}
+
+pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
+    let cfg = &shared.cfg;
+    if !cfg.cpus.is_empty() {
+        let cpu = cfg.cpus[id % cfg.cpus.len()];
+        if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+            tracing::warn!(worker = id, cpu, "could not pin PHP worker");
+        }
+    }
+    // SAFETY: the engine is started before the pool and stopped after it joined.
+    unsafe { ffi::uring_thread_start() };
+    // SAFETY: returns a pointer to this thread's flags, valid while the thread lives.
+    let interrupt_flags = unsafe { ffi::uring_thread_interrupt_flags() };
+    shared.stats.alive.fetch_add(1, Ordering::Relaxed);
+    let guard = Respawn { shared: &shared, id };
+
+    let mut served: u64 = 0;
+    let mut recycle = false;
+    while let Some(job) = shared.next_job() {
+        shared.stats.busy.fetch_add(1, Ordering::Relaxed);
+        let outcome = catch_unwind(AssertUnwindSafe(|| context::execute(&job, id, &cfg.limits, interrupt_flags)));
+        shared.stats.busy.fetch_sub(1, Ordering::Relaxed);
+        shared.stats.executed.fetch_add(1, Ordering::Relaxed);
+        if let Err(panic) = outcome {
+            // PHP's state on this thread is unknown now: let the thread go (Respawn).
+            std::panic::resume_unwind(panic);
+        }
+        served += 1;
+        if cfg.max_requests > 0 && served >= cfg.max_requests && !shared.is_shutting_down() {
+            recycle = true;
+            break;
+        }
+    }
+    std::mem::forget(guard);
+    shared.stats.alive.fetch_sub(1, Ordering::Relaxed);
+    if recycle {
+        // The replacement starts before this context is torn down, so the slot is
+        // empty only for the time a thread takes to start.
+        shared.stats.restarts.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(worker = id, requests = served, "recycling PHP worker (PHP_WORKER_MAX_REQUESTS)");
+        if let Err(e) = spawn_worker(&shared, id) {
+            tracing::error!(worker = id, error = %e, "could not start a replacement PHP worker");
+        }
+    }
+    // SAFETY: this thread started its PHP context above and runs no request now.
+    unsafe { ffi::uring_thread_stop() };
+}

@@ -1,0 +1,11 @@
+<?php
+// Reports OPcache state for the tests.
+$s = opcache_get_status(false);
+header('Content-Type: application/json');
+echo json_encode([
+    'enabled' => $s['opcache_enabled'] ?? false,
+    'hits' => $s['opcache_statistics']['hits'] ?? -1,
+    'cached_scripts' => $s['opcache_statistics']['num_cached_scripts'] ?? -1,
+    'jit' => $s['jit']['on'] ?? false,
+    'worker' => uring_worker_id(),
+]);
