@@ -1,1 +1,11 @@
+//! uring_php: a thread-per-core io_uring web server that runs PHP in-process.
+
+pub mod config;
+pub mod cpu_set;
+pub mod logging;
 pub mod php;
+pub mod php_handler;
+pub mod router;
+pub mod server;
+pub mod service;
+pub mod static_files;

@@ -102,7 +102,11 @@ fn reference_stack_applies_reference_ini() {
 
 #[test]
 fn front_controller_routes_unknown_paths_to_index_php() {
-    let root = tempfile::tempdir().expect("temp docroot");
+    // A space in the docroot path: the generated nginx.conf must quote it.
+    let root = tempfile::Builder::new()
+        .prefix("front controller ")
+        .tempdir()
+        .expect("temp docroot");
     fs::write(
         root.path().join("index.php"),
         "<?php echo $_SERVER['REQUEST_URI'], '|', $_SERVER['SCRIPT_NAME'], '|', \

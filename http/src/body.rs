@@ -15,7 +15,10 @@ pub enum RequestBody {
     Empty,
     Memory(Bytes),
     /// Spooled to an unlinked file; `len` bytes from offset 0.
-    File { file: File, len: u64 },
+    File {
+        file: File,
+        len: u64,
+    },
 }
 
 impl RequestBody {
@@ -63,7 +66,10 @@ impl RequestBody {
                 while off < out.len() {
                     let n = self.read_at(off as u64, &mut out[off..])?;
                     if n == 0 {
-                        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "spool file shrank"));
+                        return Err(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "spool file shrank",
+                        ));
                     }
                     off += n;
                 }
@@ -84,6 +90,9 @@ pub struct SpoolConfig {
 
 impl Default for SpoolConfig {
     fn default() -> Self {
-        SpoolConfig { threshold: 1 << 20, dir: std::env::temp_dir() }
+        SpoolConfig {
+            threshold: 1 << 20,
+            dir: std::env::temp_dir(),
+        }
     }
 }

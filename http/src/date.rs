@@ -15,7 +15,10 @@ thread_local! {
 
 /// The current time as an IMF-fixdate, formatted at most once per second per thread.
 pub fn http_date() -> [u8; DATE_LEN] {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     CACHE.with(|cache| {
         let (second, value) = cache.get();
         if second == now {
@@ -55,7 +58,11 @@ mod tests {
         let parsed = httpdate::parse_http_date(std::str::from_utf8(&b).unwrap()).unwrap();
         let now = SystemTime::now();
         let diff = now.duration_since(parsed).unwrap_or_default();
-        assert!(diff < Duration::from_secs(5), "date {:?} is not now", std::str::from_utf8(&b));
+        assert!(
+            diff < Duration::from_secs(5),
+            "date {:?} is not now",
+            std::str::from_utf8(&b)
+        );
         // Two calls within the same second (or the next) give well-formed values.
         assert_eq!(a.len(), DATE_LEN);
         assert!(a.ends_with(b" GMT"));

@@ -10,11 +10,15 @@ pub struct Headers {
 
 impl Headers {
     pub fn new() -> Self {
-        Headers { entries: Vec::new() }
+        Headers {
+            entries: Vec::new(),
+        }
     }
 
     pub fn with_capacity(n: usize) -> Self {
-        Headers { entries: Vec::with_capacity(n) }
+        Headers {
+            entries: Vec::with_capacity(n),
+        }
     }
 
     pub fn push(&mut self, name: impl Into<Box<str>>, value: impl Into<Bytes>) {

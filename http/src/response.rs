@@ -19,14 +19,25 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16, headers: Headers, body: Body) -> Self {
-        Response { status, headers, body }
+        Response {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// A short plain-text response, as the server's own error answers use.
     pub fn text(status: u16, text: &'static str) -> Self {
         let mut headers = Headers::with_capacity(1);
-        headers.push("Content-Type", Bytes::from_static(b"text/plain; charset=utf-8"));
-        Response { status, headers, body: Body::Bytes(Bytes::from_static(text.as_bytes())) }
+        headers.push(
+            "Content-Type",
+            Bytes::from_static(b"text/plain; charset=utf-8"),
+        );
+        Response {
+            status,
+            headers,
+            body: Body::Bytes(Bytes::from_static(text.as_bytes())),
+        }
     }
 }
 
@@ -35,7 +46,11 @@ pub enum Body {
     Bytes(Bytes),
     /// `len` bytes of `file` from `offset` (static files, spilled PHP output), read through
     /// the runtime (io_uring `read_at`, or `pread` on the epoll driver).
-    File { file: Rc<monoio::fs::File>, offset: u64, len: u64 },
+    File {
+        file: Rc<monoio::fs::File>,
+        offset: u64,
+        len: u64,
+    },
     Stream(Pin<Box<dyn BodyStream>>),
 }
 
@@ -48,6 +63,11 @@ impl Body {
             Body::File { len, .. } => Some(*len),
             Body::Stream(_) => None,
         }
+    }
+
+    /// Whether the body is known to be empty (a stream is not, whatever it will yield).
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
     }
 }
 

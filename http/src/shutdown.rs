@@ -81,7 +81,10 @@ impl Shutdown {
 
     /// Completes once the signal is triggered (at once if it already was).
     pub async fn triggered(&self) {
-        let mut registration = Registration { inner: &self.inner, key: None };
+        let mut registration = Registration {
+            inner: &self.inner,
+            key: None,
+        };
         poll_fn(|cx| {
             if registration.inner.triggered.get() {
                 return Poll::Ready(());
@@ -118,7 +121,9 @@ impl Drop for Registration<'_> {
 
 impl std::fmt::Debug for Shutdown {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shutdown").field("triggered", &self.is_triggered()).finish()
+        f.debug_struct("Shutdown")
+            .field("triggered", &self.is_triggered())
+            .finish()
     }
 }
 

@@ -29,6 +29,10 @@ pub const MIME_TYPES: &str = "/etc/nginx/mime.types";
 /// built-in default, as in an embed SAPI without a php.ini); uring_php's defaults must
 /// equal them, and tests that compare the two can apply this same list to uring_php.
 ///
+/// Values are php.ini syntax, and apply the same way through `-d`, `ini_entries` or a
+/// php.ini: bare `Off`/`off` is the empty string (so `ini_get('display_errors')` and
+/// `ini_get('opcache.jit')` return `""`), `E_ALL` is the constant (32767).
+///
 /// `session.save_path` is not here because it is a per-instance directory: see
 /// [`ReferenceStackBuilder::session_save_path`].
 pub const REFERENCE_PHP_INI: &[(&str, &str)] = &[
@@ -62,6 +66,8 @@ pub struct ReferenceStack {
     docroot: PathBuf,
     nginx: Option<Child>,
     fpm: Option<Child>,
+    /// Cleans up if the test process dies without running Drop (Ctrl-C, a kill).
+    watchdog: Option<Child>,
     dir: Option<tempfile::TempDir>,
 }
 
@@ -230,6 +236,7 @@ impl ReferenceStack {
             docroot: docroot.clone(),
             nginx: None,
             fpm: None,
+            watchdog: None,
             dir: Some(dir),
         };
 
@@ -273,7 +280,10 @@ impl ReferenceStack {
             stack.nginx = Some(spawn(cmd, &root, "nginx"));
             stack.port = port;
             match stack.wait_ready() {
-                Ok(()) => return stack,
+                Ok(()) => {
+                    stack.start_watchdog();
+                    return stack;
+                }
                 Err(e) => {
                     let log = read_lossy(&root.join("nginx-error.log"));
                     stack.stop_nginx();
@@ -345,18 +355,58 @@ impl ReferenceStack {
         Err(format!("not ready after {READY_TIMEOUT:?}: {last}"))
     }
 
+    /// php-fpm puts itself in a new session, so Ctrl-C on `cargo test` does not reach it,
+    /// and a killed test process runs no Drop. A small shell loop in its own process group
+    /// waits for the test process to go away, then stops both masters (only if their
+    /// command line still names our temp dir) and removes the temp dir.
+    fn start_watchdog(&mut self) {
+        let pid = |c: &Option<Child>| c.as_ref().map(|c| c.id().to_string()).unwrap_or_default();
+        let script = r#"test_pid=$1; dir=$2; shift 2
+while kill -0 "$test_pid" 2>/dev/null; do sleep 0.5; done
+for p in "$@"; do
+  grep -qF "$dir" "/proc/$p/cmdline" 2>/dev/null && kill -TERM "$p" 2>/dev/null
+done
+sleep 2
+for p in "$@"; do
+  grep -qF "$dir" "/proc/$p/cmdline" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+done
+rm -rf -- "$dir""#;
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(script)
+            .arg("reference-stack-watchdog")
+            .arg(std::process::id().to_string())
+            .arg(self.dir())
+            .arg(pid(&self.fpm))
+            .arg(pid(&self.nginx))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        // Best effort: without it, only an abnormal exit leaks processes.
+        self.watchdog = cmd.spawn().ok();
+    }
+
     fn stop_nginx(&mut self) {
         if let Some(child) = self.nginx.take() {
-            stop_group(child);
+            stop_master(child);
         }
     }
 }
 
 impl Drop for ReferenceStack {
     fn drop(&mut self) {
+        if let Some(mut w) = self.watchdog.take() {
+            // Its own process group: the shell and its `sleep`.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", w.id())])
+                .stderr(Stdio::null())
+                .status();
+            let _ = w.wait();
+        }
         self.stop_nginx();
         if let Some(child) = self.fpm.take() {
-            stop_group(child);
+            stop_master(child);
         }
         if let Some(dir) = self.dir.take() {
             let _ = dir.close();
@@ -377,8 +427,8 @@ fn probe(addr: SocketAddr) -> Result<bool, String> {
     Ok(text.starts_with("HTTP/1.1 200") && text.ends_with(READY_BODY))
 }
 
-/// Spawns `cmd` in its own process group (so nginx's and php-fpm's workers can be
-/// stopped with their master), output appended to `<dir>/<name>.out`.
+/// Spawns `cmd` with its output appended to `<dir>/<name>.out`. It stays in the test's
+/// process group, so Ctrl-C on `cargo test` stops nginx and php-fpm too.
 fn spawn(mut cmd: Command, dir: &Path, name: &str) -> Child {
     let out = File::options()
         .create(true)
@@ -389,37 +439,62 @@ fn spawn(mut cmd: Command, dir: &Path, name: &str) -> Child {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
-        .env_remove("PHP_INI_SCAN_DIR")
-        .process_group(0);
+        .env_remove("PHP_INI_SCAN_DIR");
     cmd.spawn()
         .unwrap_or_else(|e| panic!("reference stack: cannot start {name} ({cmd:?}): {e}"))
 }
 
-/// SIGTERM to the child's process group, SIGKILL after 5 s.
-fn stop_group(mut child: Child) {
-    let pgid = format!("-{}", child.id());
-    let _ = Command::new("kill")
-        .args(["-TERM", "--", &pgid])
-        .stderr(Stdio::null())
-        .status();
+/// SIGTERM to a master (nginx and php-fpm then stop their workers and wait for them);
+/// after 5 s, SIGKILL to the master and to the workers it had.
+fn stop_master(mut child: Child) {
+    let pid = child.id();
+    let workers = children_of(pid);
+    signal(pid, "TERM");
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
-            // The master is gone; make sure no worker outlives it.
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &pgid])
-                .stderr(Stdio::null())
-                .status();
             return;
         }
-        thread::sleep(Duration::from_millis(20));
+        thread::sleep(Duration::from_millis(10));
     }
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &pgid])
-        .stderr(Stdio::null())
-        .status();
     let _ = child.kill();
     let _ = child.wait();
+    for w in workers {
+        // Only a worker that is still ours: orphaned (reparented) or still the master's.
+        if matches!(parent_of(w), Some(ppid) if ppid == pid || ppid == 1) {
+            signal(w, "KILL");
+        }
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Child pids of `pid`, from /proc/PID/task/*/children.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(list) = fs::read_to_string(t.path().join("children")) {
+                out.extend(
+                    list.split_whitespace()
+                        .filter_map(|p| p.parse::<u32>().ok()),
+                );
+            }
+        }
+    }
+    out
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid ...": comm may contain spaces, so split after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn ephemeral_port() -> u16 {
@@ -491,6 +566,62 @@ fn write_fpm_conf(root: &Path, socket: &Path, workers: usize, is_root: bool) {
     fs::write(root.join("php-fpm.conf"), conf).expect("reference stack: cannot write php-fpm.conf");
 }
 
+/// The generated nginx.conf. `@NAME@` placeholders are filled in by `write_nginx_conf`.
+const NGINX_CONF_TEMPLATE: &str = r#"# generated by tests/common/reference.rs
+@USER@worker_processes 1;
+pid "@ROOT@/nginx.pid";
+error_log "@ROOT@/nginx-error.log" info;
+events { worker_connections 1024; }
+http {
+    include "@MIME_TYPES@";
+    default_type application/octet-stream;
+    access_log "@ROOT@/access.log";
+    client_body_temp_path "@ROOT@/client_body";
+    fastcgi_temp_path "@ROOT@/fastcgi";
+    proxy_temp_path "@ROOT@/proxy";
+    uwsgi_temp_path "@ROOT@/uwsgi";
+    scgi_temp_path "@ROOT@/scgi";
+    server_tokens off;
+    client_max_body_size 8m;
+
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name localhost;
+        root "@DOCROOT@";
+        index index.php index.html;
+
+        # Readiness probe, served from the temp dir, not the docroot.
+        location = @READY_PATH@ {
+            root "@ROOT@/static";
+        }
+@FRONT@
+        location ~ [^/]\.php(/|$) {
+            fastcgi_split_path_info ^(.+?\.php)(/.*)$;
+            try_files $fastcgi_script_name =404;
+            # try_files resets $fastcgi_path_info (trac.nginx.org/nginx/ticket/321); `set`
+            # runs in the rewrite phase, before try_files, and keeps it (as Debian's
+            # snippets/fastcgi-php.conf does).
+            set $path_info $fastcgi_path_info;
+            include "@FASTCGI_PARAMS@";
+            fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+            fastcgi_param PATH_INFO $path_info;
+            # Debian's fastcgi_params sets HTTP_HOST to $host (drops the port); pass the
+            # Host header as sent, as upstream nginx, Apache and uring_php do. Later
+            # params win in php-fpm, so this overrides the include.
+            fastcgi_param HTTP_HOST $http_host;
+            fastcgi_pass "unix:@SOCKET@";
+        }
+    }
+}
+"#;
+
+const NGINX_FRONT_CONTROLLER: &str = r#"
+        # Front-controller mode: anything that is not a file runs /index.php.
+        location / {
+            try_files $uri /index.php$is_args$args;
+        }
+"#;
+
 fn write_nginx_conf(
     root: &Path,
     docroot: &Path,
@@ -499,62 +630,33 @@ fn write_nginx_conf(
     front_controller: bool,
     is_root: bool,
 ) {
-    let r = root.display();
     // As root, nginx's workers would switch to `nobody`, who can reach neither the
     // FastCGI socket nor the temp paths inside our 0700 temp dir.
     let user = if is_root { "user root;\n" } else { "" };
     let front = if front_controller {
-        "        location / {\n            try_files $uri /index.php$is_args$args;\n        }\n"
+        NGINX_FRONT_CONTROLLER
     } else {
         ""
     };
-    let conf = format!(
-        "# generated by tests/common/reference.rs\n\
-{user}worker_processes 1;\n\
-pid {r}/nginx.pid;\n\
-error_log {r}/nginx-error.log info;\n\
-events {{ worker_connections 1024; }}\n\
-http {{\n\
-    include {MIME_TYPES};\n\
-    default_type application/octet-stream;\n\
-    access_log {r}/access.log;\n\
-    client_body_temp_path {r}/client_body;\n\
-    fastcgi_temp_path {r}/fastcgi;\n\
-    proxy_temp_path {r}/proxy;\n\
-    uwsgi_temp_path {r}/uwsgi;\n\
-    scgi_temp_path {r}/scgi;\n\
-    server_tokens off;\n\
-    client_max_body_size 8m;\n\
-    server {{\n\
-        listen 127.0.0.1:{port};\n\
-        server_name localhost;\n\
-        root {docroot};\n\
-        index index.php index.html;\n\
-        location = {READY_PATH} {{\n\
-            root {r}/static;\n\
-        }}\n\
-{front}\
-        location ~ [^/]\\.php(/|$) {{\n\
-            fastcgi_split_path_info ^(.+?\\.php)(/.*)$;\n\
-            try_files $fastcgi_script_name =404;\n\
-            # try_files resets $fastcgi_path_info (trac.nginx.org/nginx/ticket/321); `set`\n\
-            # runs in the rewrite phase, before try_files, and keeps it (as Debian's\n\
-            # snippets/fastcgi-php.conf does).\n\
-            set $path_info $fastcgi_path_info;\n\
-            include {FASTCGI_PARAMS};\n\
-            fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n\
-            fastcgi_param PATH_INFO $path_info;\n\
-            # Debian's fastcgi_params sets HTTP_HOST to $host (drops the port); pass the\n\
-            # Host header as sent, as upstream nginx, Apache and uring_php do.\n\
-            fastcgi_param HTTP_HOST $http_host;\n\
-            fastcgi_pass unix:{socket};\n\
-        }}\n\
-    }}\n\
-}}\n",
-        docroot = docroot.display(),
-        socket = socket.display(),
-    );
+    let conf = NGINX_CONF_TEMPLATE
+        .replace("@USER@", user)
+        .replace("@FRONT@", front)
+        .replace("@ROOT@", &nginx_quoted(root))
+        .replace("@DOCROOT@", &nginx_quoted(docroot))
+        .replace("@SOCKET@", &nginx_quoted(socket))
+        .replace("@PORT@", &port.to_string())
+        .replace("@READY_PATH@", READY_PATH)
+        .replace("@MIME_TYPES@", MIME_TYPES)
+        .replace("@FASTCGI_PARAMS@", FASTCGI_PARAMS);
     fs::write(root.join("nginx.conf"), conf).expect("reference stack: cannot write nginx.conf");
+}
+
+/// A path for use inside a double-quoted nginx string.
+fn nginx_quoted(p: &Path) -> String {
+    p.display()
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
 }
 
 fn read_lossy(path: &Path) -> String {

@@ -13,7 +13,9 @@ const MAX_SIZE_LINE: usize = 4096;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     /// Reading hex digits; `digits` counts them.
-    Size { digits: u32 },
+    Size {
+        digits: u32,
+    },
     /// After the size: optional whitespace, then `;` extensions or CR.
     AfterSize,
     /// Inside chunk extensions, until CR.
@@ -21,7 +23,9 @@ enum State {
     /// CR of the size line seen, LF expected.
     SizeLf,
     /// `remaining` data bytes of the current chunk to go.
-    Data { remaining: u64 },
+    Data {
+        remaining: u64,
+    },
     /// CRLF after the chunk data.
     DataCr,
     DataLf,
@@ -82,8 +86,15 @@ impl ChunkedDecoder {
             if let State::Data { remaining } = self.state {
                 let n = (input.len() - i).min(usize::try_from(remaining).unwrap_or(usize::MAX));
                 let left = remaining - n as u64;
-                self.state = if left == 0 { State::DataCr } else { State::Data { remaining: left } };
-                return Ok(Decoded::Data { data: &input[i..i + n], consumed: i + n });
+                self.state = if left == 0 {
+                    State::DataCr
+                } else {
+                    State::Data { remaining: left }
+                };
+                return Ok(Decoded::Data {
+                    data: &input[i..i + n],
+                    consumed: i + n,
+                });
             }
             let b = input[i];
             i += 1;
@@ -136,7 +147,9 @@ impl ChunkedDecoder {
                 self.state = if self.size == 0 {
                     State::TrailerStart
                 } else {
-                    State::Data { remaining: self.size }
+                    State::Data {
+                        remaining: self.size,
+                    }
                 };
                 self.size = 0;
             }
@@ -295,14 +308,24 @@ mod tests {
             b"1;a\x01\r\nx\r\n0\r\n\r\n",
         ] {
             let r = decode_all(bad, 1);
-            assert!(matches!(r, Err(H1Error::BadRequest(_))), "{:?}: {r:?}", String::from_utf8_lossy(bad));
+            assert!(
+                matches!(r, Err(H1Error::BadRequest(_))),
+                "{:?}: {r:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 
     #[test]
     fn largest_size_fits() {
         let mut d = ChunkedDecoder::new(0);
-        assert_eq!(d.decode(b"ffffffffffffffff\r\nab").unwrap(), Decoded::Data { data: b"ab", consumed: 20 });
+        assert_eq!(
+            d.decode(b"ffffffffffffffff\r\nab").unwrap(),
+            Decoded::Data {
+                data: b"ab",
+                consumed: 20
+            }
+        );
         assert!(!d.is_done());
     }
 
@@ -310,10 +333,16 @@ mod tests {
     fn bounds_extensions_and_trailers() {
         let mut long_ext = b"1;".to_vec();
         long_ext.extend(std::iter::repeat_n(b'a', MAX_SIZE_LINE));
-        assert!(matches!(decode_all(&long_ext, 100), Err(H1Error::BadRequest(_))));
+        assert!(matches!(
+            decode_all(&long_ext, 100),
+            Err(H1Error::BadRequest(_))
+        ));
         let mut long_trailer = b"0\r\nT: ".to_vec();
         long_trailer.extend(std::iter::repeat_n(b'a', 2000));
-        assert_eq!(decode_all(&long_trailer, 100), Err(H1Error::HeadersTooLarge));
+        assert_eq!(
+            decode_all(&long_trailer, 100),
+            Err(H1Error::HeadersTooLarge)
+        );
     }
 
     #[test]

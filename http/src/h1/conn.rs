@@ -54,7 +54,14 @@ where
     IO: AsyncReadRent + AsyncWriteRent,
     S: Service,
 {
-    let mut conn = Conn { io, rbuf: initial, wbuf: BytesMut::with_capacity(1024), file_buf: None, cfg, shutdown };
+    let mut conn = Conn {
+        io,
+        rbuf: initial,
+        wbuf: BytesMut::with_capacity(1024),
+        file_buf: None,
+        cfg,
+        shutdown,
+    };
     conn.run(service, info).await
 }
 
@@ -120,7 +127,10 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             };
             let resp = service.call(req).await;
             let keep_alive = wants_keep_alive && !self.shutdown.is_triggered();
-            match self.write_response(resp, is_head, version, keep_alive).await {
+            match self
+                .write_response(resp, is_head, version, keep_alive)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => {
                     if !self.rbuf.is_empty() {
@@ -141,7 +151,11 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             Stop::Close => Ok(()),
             Stop::Io(e) => Err(e),
             Stop::Reply(e) => {
-                tracing::debug!(status = e.status(), reason = e.message().trim_end(), "refusing request");
+                tracing::debug!(
+                    status = e.status(),
+                    reason = e.message().trim_end(),
+                    "refusing request"
+                );
                 self.reply_and_close(e.status(), e.message()).await;
                 Ok(())
             }
@@ -156,7 +170,8 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
     async fn read_head(&mut self) -> Result<Head, Stop> {
         // The header timeout runs from the first byte of the head; before that the
         // connection is idle (keep-alive or fresh).
-        let mut deadline = (!self.rbuf.is_empty()).then(|| Instant::now() + self.cfg.header_timeout);
+        let mut deadline =
+            (!self.rbuf.is_empty()).then(|| Instant::now() + self.cfg.header_timeout);
         let mut parse = !self.rbuf.is_empty();
         let eager_limit = self.cfg.max_header_bytes.min(self.cfg.max_uri_len);
         loop {
@@ -184,7 +199,8 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
                     // A head can only have completed (or gone wrong) if a line ended;
                     // re-parsing only then keeps a byte-at-a-time client from costing a
                     // full parse per byte. Past the limits it must be parsed to refuse it.
-                    parse = memchr::memchr(b'\n', &self.rbuf[before..]).is_some() || self.rbuf.len() > eager_limit;
+                    parse = memchr::memchr(b'\n', &self.rbuf[before..]).is_some()
+                        || self.rbuf.len() > eager_limit;
                 }
                 Filled::Eof => return Err(Stop::Close),
                 Filled::TimedOut if idle => return Err(Stop::Close),
@@ -205,7 +221,11 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
         }
         let len = buf.len();
         let cap = buf.capacity();
-        let shutdown = if watch_shutdown { Some(self.shutdown) } else { None };
+        let shutdown = if watch_shutdown {
+            Some(self.shutdown)
+        } else {
+            None
+        };
         match race(self.io.read(buf.slice_mut(len..cap)), deadline, shutdown).await {
             Raced::Done((res, slice)) => {
                 self.rbuf = slice.into_inner();
@@ -221,7 +241,10 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
     }
 
     /// Writes all of `buf` within the write timeout; gives the buffer back for reuse.
-    pub(super) async fn write_buf<B: monoio::buf::IoBuf + 'static>(&mut self, buf: B) -> Result<B, Stop> {
+    pub(super) async fn write_buf<B: monoio::buf::IoBuf + 'static>(
+        &mut self,
+        buf: B,
+    ) -> Result<B, Stop> {
         let deadline = Instant::now() + self.cfg.write_timeout;
         match race(self.io.write_all(buf), deadline, None).await {
             Raced::Done((Ok(_), buf)) => Ok(buf),

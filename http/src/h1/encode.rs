@@ -46,7 +46,11 @@ pub(crate) fn encode_head(
     server: Option<&Bytes>,
 ) {
     buf.extend_from_slice(b"HTTP/1.1 ");
-    let status = if (100..=999).contains(&status) { status } else { 500 };
+    let status = if (100..=999).contains(&status) {
+        status
+    } else {
+        500
+    };
     buf.extend_from_slice(&[
         b'0' + (status / 100) as u8,
         b'0' + (status / 10 % 10) as u8,
@@ -64,7 +68,10 @@ pub(crate) fn encode_head(
             Owned::No => {}
         }
         if !valid_field(name, value) {
-            tracing::warn!(header = name, "dropping response header with an invalid name or value");
+            tracing::warn!(
+                header = name,
+                "dropping response header with an invalid name or value"
+            );
             continue;
         }
         buf.extend_from_slice(name.as_bytes());
@@ -162,7 +169,20 @@ fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
         )
 }
 
@@ -170,7 +190,13 @@ fn is_tchar(b: u8) -> bool {
 mod tests {
     use super::*;
 
-    fn head(status: u16, headers: &Headers, framing: Framing, conn: ConnectionHeader, server: Option<&Bytes>) -> String {
+    fn head(
+        status: u16,
+        headers: &Headers,
+        framing: Framing,
+        conn: ConnectionHeader,
+        server: Option<&Bytes>,
+    ) -> String {
         let mut buf = BytesMut::new();
         encode_head(&mut buf, status, headers, framing, conn, server);
         String::from_utf8(buf.to_vec()).unwrap()
@@ -207,17 +233,32 @@ mod tests {
     fn framing_and_connection_headers() {
         let h = Headers::new();
         let server = Bytes::from_static(b"uring");
-        let s = head(404, &h, Framing::Chunked, ConnectionHeader::Close, Some(&server));
+        let s = head(
+            404,
+            &h,
+            Framing::Chunked,
+            ConnectionHeader::Close,
+            Some(&server),
+        );
         assert_eq!(
             without_date(&s),
             "HTTP/1.1 404 Not Found\r\nDate: <date>\r\nServer: uring\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         );
         let s = head(304, &h, Framing::NoBody, ConnectionHeader::KeepAlive, None);
-        assert_eq!(without_date(&s), "HTTP/1.1 304 Not Modified\r\nDate: <date>\r\nConnection: keep-alive\r\n\r\n");
+        assert_eq!(
+            without_date(&s),
+            "HTTP/1.1 304 Not Modified\r\nDate: <date>\r\nConnection: keep-alive\r\n\r\n"
+        );
         let s = head(299, &h, Framing::UntilClose, ConnectionHeader::Close, None);
-        assert_eq!(without_date(&s), "HTTP/1.1 299 \r\nDate: <date>\r\nConnection: close\r\n\r\n");
+        assert_eq!(
+            without_date(&s),
+            "HTTP/1.1 299 \r\nDate: <date>\r\nConnection: close\r\n\r\n"
+        );
         let s = head(7, &h, Framing::Length(0), ConnectionHeader::Omit, None);
-        assert!(s.starts_with("HTTP/1.1 500 Internal Server Error\r\n"), "{s}");
+        assert!(
+            s.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{s}"
+        );
         assert!(s.contains("\r\nContent-Length: 0\r\n"));
     }
 
@@ -226,7 +267,13 @@ mod tests {
         let mut h = Headers::new();
         h.push("server", "app");
         let server = Bytes::from_static(b"uring");
-        let s = head(200, &h, Framing::Length(0), ConnectionHeader::Omit, Some(&server));
+        let s = head(
+            200,
+            &h,
+            Framing::Length(0),
+            ConnectionHeader::Omit,
+            Some(&server),
+        );
         assert!(s.contains("server: app\r\n"));
         assert!(!s.contains("uring"));
     }

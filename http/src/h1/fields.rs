@@ -33,7 +33,10 @@ pub(crate) fn classify(name: &str) -> Option<Known> {
 /// The elements of a comma-separated field value, trimmed, empty ones skipped
 /// (RFC 9110 §5.6.1 says recipients accept empty list elements).
 pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(trim_ows).filter(|e| !e.is_empty())
+    value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
 }
 
 fn trim_ows(mut s: &[u8]) -> &[u8] {
@@ -116,8 +119,8 @@ impl FieldState {
         let mut any = false;
         for element in value.split(|&b| b == b',').map(trim_ows) {
             any = true;
-            let n = parse_decimal(element)
-                .ok_or(H1Error::BadRequest("invalid Content-Length\n"))?;
+            let n =
+                parse_decimal(element).ok_or(H1Error::BadRequest("invalid Content-Length\n"))?;
             match self.content_length {
                 Some(prev) if prev != n => {
                     return Err(H1Error::BadRequest("conflicting Content-Length values\n"))
@@ -138,7 +141,9 @@ impl FieldState {
             return Ok(false);
         }
         if self.codings == 0 || self.chunked_not_last || self.chunked_count > 1 {
-            return Err(H1Error::BadRequest("chunked must be the final transfer coding\n"));
+            return Err(H1Error::BadRequest(
+                "chunked must be the final transfer coding\n",
+            ));
         }
         if self.unknown_coding {
             return Err(H1Error::NotImplemented);
@@ -189,7 +194,10 @@ mod tests {
     fn content_length_rules() {
         use Known::ContentLength as CL;
         assert_eq!(state(&[(CL, "42")]).unwrap().content_length, Some(42));
-        assert_eq!(state(&[(CL, "42"), (CL, "42")]).unwrap().content_length, Some(42));
+        assert_eq!(
+            state(&[(CL, "42"), (CL, "42")]).unwrap().content_length,
+            Some(42)
+        );
         assert_eq!(state(&[(CL, "7, 7")]).unwrap().content_length, Some(7));
         for bad in [
             &[(CL, "1"), (CL, "2")][..],
@@ -211,17 +219,31 @@ mod tests {
         assert_eq!(state(&[(TE, "chunked")]).unwrap().chunked(), Ok(true));
         assert_eq!(state(&[(TE, "Chunked")]).unwrap().chunked(), Ok(true));
         assert_eq!(state(&[]).unwrap().chunked(), Ok(false));
-        assert_eq!(state(&[(TE, "gzip")]).unwrap().chunked(), Err(H1Error::NotImplemented));
-        assert_eq!(state(&[(TE, "gzip, chunked")]).unwrap().chunked(), Err(H1Error::NotImplemented));
-        assert_eq!(state(&[(TE, "gzip"), (TE, "chunked")]).unwrap().chunked(), Err(H1Error::NotImplemented));
+        assert_eq!(
+            state(&[(TE, "gzip")]).unwrap().chunked(),
+            Err(H1Error::NotImplemented)
+        );
+        assert_eq!(
+            state(&[(TE, "gzip, chunked")]).unwrap().chunked(),
+            Err(H1Error::NotImplemented)
+        );
+        assert_eq!(
+            state(&[(TE, "gzip"), (TE, "chunked")]).unwrap().chunked(),
+            Err(H1Error::NotImplemented)
+        );
         for bad in ["chunked, gzip", "chunked, chunked", "", " , "] {
             assert!(
-                matches!(state(&[(TE, bad)]).unwrap().chunked(), Err(H1Error::BadRequest(_))),
+                matches!(
+                    state(&[(TE, bad)]).unwrap().chunked(),
+                    Err(H1Error::BadRequest(_))
+                ),
                 "{bad:?}"
             );
         }
         assert!(matches!(
-            state(&[(TE, "chunked"), (TE, "identity")]).unwrap().chunked(),
+            state(&[(TE, "chunked"), (TE, "identity")])
+                .unwrap()
+                .chunked(),
             Err(H1Error::BadRequest(_))
         ));
     }
@@ -232,9 +254,16 @@ mod tests {
         assert!(s.conn_keep_alive && !s.conn_close);
         let s = state(&[(Known::Connection, "foo"), (Known::Connection, "CLOSE")]).unwrap();
         assert!(s.conn_close);
-        assert!(state(&[(Known::Expect, "100-Continue")]).unwrap().expect_continue);
+        assert!(
+            state(&[(Known::Expect, "100-Continue")])
+                .unwrap()
+                .expect_continue
+        );
         assert!(!state(&[(Known::Expect, "")]).unwrap().expect_continue);
-        assert_eq!(state(&[(Known::Expect, "200-ok")]).unwrap_err(), H1Error::ExpectationFailed);
+        assert_eq!(
+            state(&[(Known::Expect, "200-ok")]).unwrap_err(),
+            H1Error::ExpectationFailed
+        );
     }
 
     #[test]

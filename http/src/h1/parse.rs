@@ -130,10 +130,14 @@ pub fn parse_head(buf: &[u8], cfg: &H1Config) -> Result<Option<Head>, H1Error> {
     }
     if fields.transfer_encoding && version == Version::Http10 {
         // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
-        return Err(H1Error::BadRequest("Transfer-Encoding in an HTTP/1.0 request\n"));
+        return Err(H1Error::BadRequest(
+            "Transfer-Encoding in an HTTP/1.0 request\n",
+        ));
     }
     if fields.transfer_encoding && fields.content_length.is_some() {
-        return Err(H1Error::BadRequest("both Content-Length and Transfer-Encoding\n"));
+        return Err(H1Error::BadRequest(
+            "both Content-Length and Transfer-Encoding\n",
+        ));
     }
     let framing = if fields.chunked()? {
         BodyFraming::Chunked
@@ -186,7 +190,9 @@ fn check_bare_line_endings(head: &[u8]) -> Result<(), H1Error> {
                 return Err(H1Error::BadRequest("bare LF in request head\n"));
             }
             if matches!(head.get(i + 1), Some(b' ' | b'\t')) {
-                return Err(H1Error::BadRequest("obsolete line folding in request head\n"));
+                return Err(H1Error::BadRequest(
+                    "obsolete line folding in request head\n",
+                ));
             }
         }
     }
@@ -219,7 +225,10 @@ fn map_httparse_error(e: httparse::Error, buf: &[u8]) -> H1Error {
 /// httparse says only "bad version". A well-formed `HTTP/x.y` that is not 1.0 or 1.1 on
 /// an otherwise well-formed request line gets 505; anything else is a malformed line.
 fn version_error(buf: &[u8]) -> H1Error {
-    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(buf.len());
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
     let buf = &buf[start..];
     let line = &buf[..memchr::memchr2(b'\r', b'\n', buf).unwrap_or(buf.len())];
     let mut parts = line.split(|&b| b == b' ');
@@ -270,7 +279,8 @@ mod tests {
 
     #[test]
     fn simple_get() {
-        let h = ok("GET /a/b?c=d HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nX-Empty:\r\n\r\nrest");
+        let h =
+            ok("GET /a/b?c=d HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nX-Empty:\r\n\r\nrest");
         assert_eq!(h.method, Method::Get);
         assert_eq!(h.target, "/a/b?c=d");
         assert_eq!(h.path, "/a/b");
@@ -280,8 +290,15 @@ mod tests {
         assert_eq!(h.framing, BodyFraming::None);
         assert!(h.keep_alive);
         assert!(!h.expect_continue);
-        assert_eq!(h.len, "GET /a/b?c=d HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nX-Empty:\r\n\r\n".len());
-        let names: Vec<_> = h.headers.iter().map(|(n, v)| (n.to_owned(), v.clone())).collect();
+        assert_eq!(
+            h.len,
+            "GET /a/b?c=d HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nX-Empty:\r\n\r\n".len()
+        );
+        let names: Vec<_> = h
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.clone()))
+            .collect();
         assert_eq!(
             names,
             vec![
@@ -318,25 +335,55 @@ mod tests {
 
     #[test]
     fn framing() {
-        assert_eq!(ok("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n").framing, BodyFraming::Length(5));
-        assert_eq!(ok("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n").framing, BodyFraming::None);
+        assert_eq!(
+            ok("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n").framing,
+            BodyFraming::Length(5)
+        );
+        assert_eq!(
+            ok("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n").framing,
+            BodyFraming::None
+        );
         assert_eq!(
             ok("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n").framing,
             BodyFraming::Chunked
         );
         assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
-        assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"), 400);
-        assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"), 200);
-        assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n"), 400);
-        assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"), 501);
-        assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"), 400);
-        assert_eq!(status("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n"),
+            200
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            501
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
+            400
+        );
+        assert_eq!(
+            status("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            400
+        );
     }
 
     #[test]
     fn expect() {
-        assert!(ok("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n").expect_continue);
-        assert_eq!(status("POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n"), 417);
+        assert!(
+            ok("POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n")
+                .expect_continue
+        );
+        assert_eq!(
+            status("POST / HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\n\r\n"),
+            417
+        );
     }
 
     #[test]
@@ -345,7 +392,11 @@ mod tests {
         assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
         assert_eq!(status("GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"), 400);
         for bad in ["a b", "a/b", "a\\b", "u@h", "h\x01"] {
-            assert_eq!(status(&format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n")), 400, "{bad:?}");
+            assert_eq!(
+                status(&format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n")),
+                400,
+                "{bad:?}"
+            );
         }
         // Empty Host is what RFC 9112 §3.2 asks of a client that has no authority.
         assert_eq!(ok("GET / HTTP/1.1\r\nHost:\r\n\r\n").host, None);
@@ -400,7 +451,10 @@ mod tests {
     #[test]
     fn raw_utf8_target_is_kept_but_other_bytes_are_not() {
         // Like nginx, accept UTF-8 sent unencoded; the path is kept as sent.
-        assert_eq!(ok("GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n").path, "/caf\u{e9}");
+        assert_eq!(
+            ok("GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n").path,
+            "/caf\u{e9}"
+        );
         let latin1 = b"GET /caf\xe9 HTTP/1.1\r\nHost: a\r\n\r\n";
         assert_eq!(parse_head(latin1, &cfg()).unwrap_err().status(), 400);
     }
@@ -426,10 +480,20 @@ mod tests {
         c.max_header_bytes = 100;
         c.max_uri_len = 50;
         c.max_headers = 2;
-        let p = |s: &str| parse_head(s.as_bytes(), &c).map(|h| h.is_some()).map_err(|e| e.status());
+        let p = |s: &str| {
+            parse_head(s.as_bytes(), &c)
+                .map(|h| h.is_some())
+                .map_err(|e| e.status())
+        };
         assert_eq!(p("GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n\r\n"), Ok(true));
-        assert_eq!(p("GET / HTTP/1.1\r\nHost: a\r\nA: b\r\nC: d\r\n\r\n"), Err(431));
-        let long_value = format!("GET / HTTP/1.1\r\nHost: a\r\nA: {}\r\n\r\n", "x".repeat(100));
+        assert_eq!(
+            p("GET / HTTP/1.1\r\nHost: a\r\nA: b\r\nC: d\r\n\r\n"),
+            Err(431)
+        );
+        let long_value = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\nA: {}\r\n\r\n",
+            "x".repeat(100)
+        );
         assert_eq!(p(&long_value), Err(431));
         // Incomplete but already over the limit: refused without waiting for the rest.
         assert_eq!(p(&long_value[..long_value.len() - 4]), Err(431));
@@ -452,7 +516,10 @@ mod tests {
         let h = parse_head(s.as_bytes(), &c).unwrap().unwrap();
         assert_eq!(h.headers.len(), 151);
         c.max_headers = 100;
-        assert_eq!(parse_head(s.as_bytes(), &c).unwrap_err(), H1Error::HeadersTooLarge);
+        assert_eq!(
+            parse_head(s.as_bytes(), &c).unwrap_err(),
+            H1Error::HeadersTooLarge
+        );
     }
 
     #[test]

@@ -29,8 +29,16 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
         version: Version,
         mut keep_alive: bool,
     ) -> Result<bool, Stop> {
-        let Response { status, headers, body } = resp;
-        let status = if (100..=999).contains(&status) { status } else { 500 };
+        let Response {
+            status,
+            headers,
+            body,
+        } = resp;
+        let status = if (100..=999).contains(&status) {
+            status
+        } else {
+            500
+        };
         let no_body = status < 200 || status == 204 || status == 304;
         let framing = if no_body {
             Framing::NoBody
@@ -51,7 +59,14 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             (true, _) => ConnectionHeader::Omit,
         };
         self.wbuf.clear();
-        encode_head(&mut self.wbuf, status, &headers, framing, connection, self.cfg.server_header.as_ref());
+        encode_head(
+            &mut self.wbuf,
+            status,
+            &headers,
+            framing,
+            connection,
+            self.cfg.server_header.as_ref(),
+        );
         drop(headers);
 
         if !send_body {
@@ -63,7 +78,10 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
                 Body::Empty => self.write_wbuf().await?,
                 Body::Bytes(bytes) => self.write_bytes_body(bytes).await?,
                 Body::File { file, offset, len } => self.write_file_body(file, offset, len).await?,
-                Body::Stream(stream) => self.write_stream_body(stream, framing == Framing::Chunked).await?,
+                Body::Stream(stream) => {
+                    self.write_stream_body(stream, framing == Framing::Chunked)
+                        .await?
+                }
             }
         }
         self.flush().await?;
@@ -80,7 +98,12 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
         Ok(())
     }
 
-    async fn write_file_body(&mut self, file: Rc<monoio::fs::File>, offset: u64, len: u64) -> Result<(), Stop> {
+    async fn write_file_body(
+        &mut self,
+        file: Rc<monoio::fs::File>,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), Stop> {
         if len <= INLINE_BODY as u64 {
             // Read the file region right behind the head: one write for both.
             let mut buf = std::mem::take(&mut self.wbuf);
@@ -102,7 +125,10 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             return self.write_wbuf().await;
         }
         self.write_wbuf().await?;
-        let mut buf = self.file_buf.take().unwrap_or_else(|| BytesMut::with_capacity(FILE_BUF));
+        let mut buf = self
+            .file_buf
+            .take()
+            .unwrap_or_else(|| BytesMut::with_capacity(FILE_BUF));
         let mut pos = offset;
         let end = offset + len;
         while pos < end {
@@ -122,13 +148,19 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
         Ok(())
     }
 
-    async fn write_stream_body(&mut self, mut stream: Pin<Box<dyn BodyStream>>, chunked: bool) -> Result<(), Stop> {
+    async fn write_stream_body(
+        &mut self,
+        mut stream: Pin<Box<dyn BodyStream>>,
+        chunked: bool,
+    ) -> Result<(), Stop> {
         // If the first chunk is ready now it goes out with the head; otherwise the head
         // goes alone, so the client sees the response start (SSE) while the producer works.
-        let first = poll_fn(|cx| Poll::Ready(match stream.as_mut().poll_chunk(cx) {
-            Poll::Ready(chunk) => Some(chunk),
-            Poll::Pending => None,
-        }))
+        let first = poll_fn(|cx| {
+            Poll::Ready(match stream.as_mut().poll_chunk(cx) {
+                Poll::Ready(chunk) => Some(chunk),
+                Poll::Pending => None,
+            })
+        })
         .await;
         let mut next = match first {
             Some(chunk) => chunk,
@@ -184,5 +216,8 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
 
 fn file_shrank() -> Stop {
     // Content-Length is promised (perhaps already sent): the only honest end is to close.
-    Stop::Io(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "file body shorter than its length"))
+    Stop::Io(std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        "file body shorter than its length",
+    ))
 }

@@ -18,7 +18,12 @@ const WRITE_CHUNK: usize = 64 * 1024;
 /// Opens an anonymous read-write file in `dir`: O_TMPFILE where the filesystem has it,
 /// else a uniquely named file that is unlinked at once.
 pub(crate) fn open_spool_file(dir: &Path) -> io::Result<File> {
-    let tmpfile = OpenOptions::new().read(true).write(true).mode(0o600).custom_flags(libc::O_TMPFILE).open(dir);
+    let tmpfile = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE)
+        .open(dir);
     match tmpfile {
         Ok(f) => Ok(f),
         // Filesystems and kernels without O_TMPFILE answer with one of these.
@@ -42,8 +47,17 @@ fn open_named_then_unlink(dir: &Path) -> io::Result<File> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let path = dir.join(format!(".uring-http-body-{}-{n}-{nanos}", std::process::id()));
-        match OpenOptions::new().read(true).write(true).create_new(true).mode(0o600).open(&path) {
+        let path = dir.join(format!(
+            ".uring-http-body-{}-{n}-{nanos}",
+            std::process::id()
+        ));
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
             Ok(f) => {
                 std::fs::remove_file(&path)?;
                 return Ok(f);
@@ -78,7 +92,11 @@ impl<'a> BodySink<'a> {
             Some(_) => WRITE_CHUNK,
             None => 0,
         };
-        BodySink { cfg, buf: BytesMut::with_capacity(cap), file: None }
+        BodySink {
+            cfg,
+            buf: BytesMut::with_capacity(cap),
+            file: None,
+        }
     }
 
     /// Bytes received so far.
@@ -121,13 +139,19 @@ impl<'a> BodySink<'a> {
         if self.file.is_none() {
             let std = open_spool_file(&self.cfg.dir)?;
             let io = monoio::fs::File::from_std(std.try_clone()?)?;
-            self.file = Some(SpoolFile { std, io, written: 0 });
+            self.file = Some(SpoolFile {
+                std,
+                io,
+                written: 0,
+            });
         }
         Ok(())
     }
 
     async fn flush(&mut self) -> io::Result<()> {
-        let Some(file) = self.file.as_mut() else { return Ok(()) };
+        let Some(file) = self.file.as_mut() else {
+            return Ok(());
+        };
         if self.buf.is_empty() {
             return Ok(());
         }
@@ -152,7 +176,10 @@ impl<'a> BodySink<'a> {
         }
         self.flush().await?;
         let file = self.file.take().expect("file mode");
-        Ok(RequestBody::File { file: file.std, len: file.written })
+        Ok(RequestBody::File {
+            file: file.std,
+            len: file.written,
+        })
     }
 }
 
@@ -161,7 +188,10 @@ mod tests {
     use super::*;
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        monoio::RuntimeBuilder::<monoio::FusionDriver>::new().build().expect("runtime").block_on(f)
+        monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+            .build()
+            .expect("runtime")
+            .block_on(f)
     }
 
     #[test]
@@ -179,7 +209,10 @@ mod tests {
 
     #[test]
     fn small_bodies_stay_in_memory() {
-        let cfg = SpoolConfig { threshold: 10, dir: std::env::temp_dir() };
+        let cfg = SpoolConfig {
+            threshold: 10,
+            dir: std::env::temp_dir(),
+        };
         let body = block_on(async {
             let mut sink = BodySink::new(&cfg, None);
             sink.extend(b"hello");
@@ -194,7 +227,10 @@ mod tests {
 
     #[test]
     fn large_bodies_go_to_an_unlinked_file() {
-        let cfg = SpoolConfig { threshold: 10, dir: std::env::temp_dir() };
+        let cfg = SpoolConfig {
+            threshold: 10,
+            dir: std::env::temp_dir(),
+        };
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let body = block_on(async {
             let mut sink = BodySink::new(&cfg, None);
@@ -205,7 +241,9 @@ mod tests {
             assert_eq!(sink.len(), data.len() as u64);
             sink.finish().await.unwrap()
         });
-        let RequestBody::File { file, len } = &body else { panic!("expected a spooled body") };
+        let RequestBody::File { file, len } = &body else {
+            panic!("expected a spooled body")
+        };
         assert_eq!(*len, data.len() as u64);
         assert_eq!(file.metadata().unwrap().len(), data.len() as u64);
         assert_eq!(body.to_bytes().unwrap(), &data[..]);

@@ -19,16 +19,27 @@ pub(crate) struct Target<'a> {
 pub(crate) fn split_target<'a>(target: &'a str, method: &Method) -> Result<Target<'a>, H1Error> {
     if target.starts_with('/') {
         let (path, query) = split_query(target);
-        return Ok(Target { path, query, authority: None });
+        return Ok(Target {
+            path,
+            query,
+            authority: None,
+        });
     }
     if target == "*" {
         if *method == Method::Options {
-            return Ok(Target { path: "*", query: None, authority: None });
+            return Ok(Target {
+                path: "*",
+                query: None,
+                authority: None,
+            });
         }
-        return Err(H1Error::BadRequest("asterisk-form target is only for OPTIONS\n"));
+        return Err(H1Error::BadRequest(
+            "asterisk-form target is only for OPTIONS\n",
+        ));
     }
-    let rest = strip_scheme(target)
-        .ok_or(H1Error::BadRequest("request-target must be origin-form or absolute-form\n"))?;
+    let rest = strip_scheme(target).ok_or(H1Error::BadRequest(
+        "request-target must be origin-form or absolute-form\n",
+    ))?;
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path_and_query) = rest.split_at(authority_end);
     if authority.is_empty() || !valid_host(authority.as_bytes()) {
@@ -37,7 +48,11 @@ pub(crate) fn split_target<'a>(target: &'a str, method: &Method) -> Result<Targe
     let (path, query) = split_query(path_and_query);
     // RFC 9112 §3.2.2: an empty path in absolute-form stands for "/".
     let path = if path.is_empty() { "/" } else { path };
-    Ok(Target { path, query, authority: Some(authority) })
+    Ok(Target {
+        path,
+        query,
+        authority: Some(authority),
+    })
 }
 
 fn split_query(s: &str) -> (&str, Option<&str>) {
@@ -93,16 +108,33 @@ pub(crate) fn valid_host(host: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    fn t(path: &'static str, query: Option<&'static str>, authority: Option<&'static str>) -> Target<'static> {
-        Target { path, query, authority }
+    fn t(
+        path: &'static str,
+        query: Option<&'static str>,
+        authority: Option<&'static str>,
+    ) -> Target<'static> {
+        Target {
+            path,
+            query,
+            authority,
+        }
     }
 
     #[test]
     fn origin_form() {
         assert_eq!(split_target("/", &Method::Get), Ok(t("/", None, None)));
-        assert_eq!(split_target("/a%20b?x=1&y", &Method::Get), Ok(t("/a%20b", Some("x=1&y"), None)));
-        assert_eq!(split_target("/a?", &Method::Get), Ok(t("/a", Some(""), None)));
-        assert_eq!(split_target("/a?b?c", &Method::Get), Ok(t("/a", Some("b?c"), None)));
+        assert_eq!(
+            split_target("/a%20b?x=1&y", &Method::Get),
+            Ok(t("/a%20b", Some("x=1&y"), None))
+        );
+        assert_eq!(
+            split_target("/a?", &Method::Get),
+            Ok(t("/a", Some(""), None))
+        );
+        assert_eq!(
+            split_target("/a?b?c", &Method::Get),
+            Ok(t("/a", Some("b?c"), None))
+        );
     }
 
     #[test]
@@ -111,9 +143,18 @@ mod tests {
             split_target("http://example.com:8080/p/q?z", &Method::Get),
             Ok(t("/p/q", Some("z"), Some("example.com:8080")))
         );
-        assert_eq!(split_target("HTTPS://h", &Method::Get), Ok(t("/", None, Some("h"))));
-        assert_eq!(split_target("http://h?x", &Method::Get), Ok(t("/", Some("x"), Some("h"))));
-        assert_eq!(split_target("http://[::1]:80/", &Method::Get), Ok(t("/", None, Some("[::1]:80"))));
+        assert_eq!(
+            split_target("HTTPS://h", &Method::Get),
+            Ok(t("/", None, Some("h")))
+        );
+        assert_eq!(
+            split_target("http://h?x", &Method::Get),
+            Ok(t("/", Some("x"), Some("h")))
+        );
+        assert_eq!(
+            split_target("http://[::1]:80/", &Method::Get),
+            Ok(t("/", None, Some("[::1]:80")))
+        );
         assert!(split_target("http:///p", &Method::Get).is_err());
         assert!(split_target("http://user@h/p", &Method::Get).is_err());
         assert!(split_target("ftp://h/p", &Method::Get).is_err());
@@ -129,10 +170,28 @@ mod tests {
 
     #[test]
     fn host_validation() {
-        for ok in ["example.com", "example.com:8080", "[::1]:443", "127.0.0.1", "xn--bcher-kva.ch", ""] {
+        for ok in [
+            "example.com",
+            "example.com:8080",
+            "[::1]:443",
+            "127.0.0.1",
+            "xn--bcher-kva.ch",
+            "",
+        ] {
             assert!(valid_host(ok.as_bytes()), "{ok}");
         }
-        for bad in ["a b", "a/b", "a\\b", "user@h", "h\t", "h\x01", "h\x7f", "caf\u{e9}", "a?b", "a#b"] {
+        for bad in [
+            "a b",
+            "a/b",
+            "a\\b",
+            "user@h",
+            "h\t",
+            "h\x01",
+            "h\x7f",
+            "caf\u{e9}",
+            "a?b",
+            "a#b",
+        ] {
             assert!(!valid_host(bad.as_bytes()), "{bad:?}");
         }
     }

@@ -21,7 +21,11 @@ pub(crate) enum Raced<T> {
 
 /// Runs `fut` until it completes, `deadline` passes, or `shutdown` (when given) fires.
 /// The future is polled first, so a result that is ready wins over a timer that is too.
-pub(crate) async fn race<F: Future>(fut: F, deadline: Instant, shutdown: Option<&Shutdown>) -> Raced<F::Output> {
+pub(crate) async fn race<F: Future>(
+    fut: F,
+    deadline: Instant,
+    shutdown: Option<&Shutdown>,
+) -> Raced<F::Output> {
     let mut fut = pin!(fut);
     let mut sleep = pin!(monoio::time::sleep_until(deadline));
     let mut stop = pin!(async {

@@ -1,0 +1,195 @@
+//! Hands a PHP route to the worker pool and turns what comes back into a response:
+//! 503 when the queue is full, 504 past REQUEST_TIMEOUT, a streamed body after flush().
+
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use uring_http::{Body, BodyStream, Headers, Request, Response};
+
+use crate::php::completion::{Completions, Receiver};
+use crate::php::{Job, Reply, ReplyEvent, ReplySink, RequestControl, ScriptBody, ScriptRequest, TraceIds, WorkerPool};
+use crate::router::PhpTarget;
+
+/// Settings every core's handler shares.
+pub struct PhpSettings {
+    pub document_root: Arc<str>,
+    pub server_name: Option<Arc<str>>,
+    pub request_timeout: Option<Duration>,
+    pub stream_timeout: Option<Duration>,
+    pub stream_buffer: usize,
+}
+
+pub struct PhpHandler {
+    pool: WorkerPool,
+    completions: Rc<Completions>,
+    sink: Arc<dyn ReplySink>,
+    settings: Arc<PhpSettings>,
+    driver: &'static str,
+}
+
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// Ids for requests (also used by the access log and X-Request-ID).
+pub fn next_request_id() -> u64 {
+    REQUEST_IDS.fetch_add(1, Ordering::Relaxed)
+}
+
+impl PhpHandler {
+    pub fn new(pool: WorkerPool, completions: Rc<Completions>, settings: Arc<PhpSettings>, driver: &'static str) -> Self {
+        let sink = completions.sink();
+        PhpHandler { pool, completions, sink, settings, driver }
+    }
+
+    pub async fn handle(&self, req: Request, target: PhpTarget, id: u64, trace: Option<TraceIds>) -> Response {
+        let queued_at = Instant::now();
+        let receiver = self.completions.register();
+        let control = Arc::new(RequestControl::new(self.settings.request_timeout, queued_at));
+        let uri = match &req.query {
+            Some(q) => format!("{}?{}", req.path, q),
+            None => req.path.clone(),
+        };
+        let request = ScriptRequest {
+            id,
+            method: req.method,
+            uri,
+            query: req.query.unwrap_or_default(),
+            script_filename: target.script_filename,
+            script_name: target.script_name,
+            path_info: target.path_info,
+            document_root: Arc::clone(&self.settings.document_root),
+            version: req.version,
+            headers: req.headers,
+            host: req.host,
+            body: req.body,
+            remote_addr: req.remote_addr,
+            local_addr: req.local_addr,
+            tls: req.tls,
+            server_name: self.settings.server_name.clone(),
+            trace,
+            received_at: SystemTime::now(),
+            driver: self.driver,
+        };
+        let reply = Reply::new(Arc::clone(&self.sink), receiver.token(), Arc::clone(&control));
+        if self.pool.submit(Job { request, reply, queued_at }).is_err() {
+            let mut r = Response::text(503, "Service Unavailable: all PHP workers are busy\n");
+            r.headers.push("Retry-After", Bytes::from_static(b"1"));
+            return r;
+        }
+
+        match self.first_event(&receiver, &control).await {
+            Some(ReplyEvent::Complete(resp)) => {
+                let body = match resp.body {
+                    ScriptBody::Bytes(b) => Body::Bytes(b),
+                    ScriptBody::Spilled { file, len } => match monoio::fs::File::from_std(file) {
+                        Ok(f) => Body::File { file: Rc::new(f), offset: 0, len },
+                        Err(_) => return Response::text(500, "Internal Server Error\n"),
+                    },
+                };
+                Response::new(resp.head.status, resp.head.headers, body)
+            }
+            Some(ReplyEvent::StreamStart(head)) => {
+                let deadline = self.settings.stream_timeout.map(|t| Instant::now() + t);
+                let stream = PhpStream {
+                    receiver,
+                    control,
+                    in_flight: 0,
+                    limit: self.settings.stream_buffer,
+                    ended: false,
+                    deadline: deadline.map(|d| Box::pin(monoio::time::sleep_until(d.into()))),
+                };
+                Response::new(head.status, head.headers, Body::Stream(Box::pin(stream)))
+            }
+            Some(other) => {
+                tracing::error!(event = ?other, "unexpected first event from a PHP worker");
+                Response::text(500, "Internal Server Error\n")
+            }
+            None => {
+                let mut headers = Headers::new();
+                headers.push("Content-Type", Bytes::from_static(b"text/plain; charset=utf-8"));
+                Response::new(504, headers, Body::Bytes(Bytes::from_static(b"Gateway Timeout\n")))
+            }
+        }
+    }
+
+    /// The worker's first event, or None when the deadline (which heartbeats move)
+    /// passed: then the script is stopped through PHP's own timeout.
+    async fn first_event(&self, receiver: &Receiver, control: &RequestControl) -> Option<ReplyEvent> {
+        loop {
+            let Some(deadline) = control.deadline() else { return Some(receiver.next().await) };
+            monoio::select! {
+                ev = receiver.next() => return Some(ev),
+                _ = monoio::time::sleep_until(deadline.into()) => {
+                    if control.deadline().is_some_and(|d| d > Instant::now()) {
+                        continue; // a heartbeat moved it
+                    }
+                    control.abort();
+                    control.interrupt();
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// A streamed PHP response. Taking the next chunk means the previous one was written,
+/// which is what releases a worker blocked on backpressure.
+struct PhpStream {
+    receiver: Receiver,
+    control: Arc<RequestControl>,
+    in_flight: usize,
+    limit: usize,
+    ended: bool,
+    deadline: Option<Pin<Box<monoio::time::Sleep>>>,
+}
+
+impl BodyStream for PhpStream {
+    fn poll_chunk(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let this = &mut *self;
+        if this.in_flight > 0 {
+            this.control.consumed(this.in_flight, this.limit);
+            this.in_flight = 0;
+        }
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        if let Some(d) = this.deadline.as_mut() {
+            if d.as_mut().poll(cx).is_ready() {
+                // SSE_TIMEOUT: end the stream; the script sees the client as gone.
+                this.ended = true;
+                this.control.abort();
+                return Poll::Ready(None);
+            }
+        }
+        match this.receiver.poll_next(cx) {
+            Poll::Ready(ReplyEvent::Chunk(b)) => {
+                this.in_flight = b.len();
+                Poll::Ready(Some(b))
+            }
+            Poll::Ready(ReplyEvent::StreamEnd) => {
+                this.ended = true;
+                Poll::Ready(None)
+            }
+            Poll::Ready(other) => {
+                tracing::error!(event = ?other, "unexpected event in a PHP stream");
+                this.ended = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for PhpStream {
+    fn drop(&mut self) {
+        if !self.ended {
+            // The connection dropped the stream before its end: the client is gone.
+            self.control.abort();
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Maps a request path to what serves it, as nginx with the usual PHP config would:
+//! `fastcgi_split_path_info ^(.+?\.php)(/.*)$` + `try_files $fastcgi_script_name =404`
+//! for scripts, `index index.php index.html` for directories, and (front-controller
+//! mode) `try_files $uri /index.php$is_args$args`.
+//!
+//! Files are opened beneath the document root with `openat2(RESOLVE_BENEATH)`, so no
+//! `..`, absolute or symlinked path can reach outside it, whatever the encoding.
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+
+#[derive(Debug)]
+pub enum Route {
+    Static { file: File, meta: std::fs::Metadata, rel: PathBuf },
+    Php(PhpTarget),
+    /// A directory asked for without its trailing slash: 301 to this location.
+    Redirect(String),
+    NotFound,
+    Forbidden,
+    BadRequest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhpTarget {
+    /// Absolute path of the script.
+    pub script_filename: String,
+    /// URL path of the script (decoded).
+    pub script_name: String,
+    /// Decoded path after the script; empty when none.
+    pub path_info: String,
+}
+
+pub struct Router {
+    root: OwnedFd,
+    root_path: PathBuf,
+    root_str: String,
+    index_file: Option<String>,
+}
+
+impl Router {
+    pub fn new(document_root: &Path, index_file: Option<String>) -> std::io::Result<Router> {
+        let root_path = document_root.canonicalize()?;
+        let root = rustix::fs::open(&root_path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        let root_str = root_path.to_string_lossy().trim_end_matches('/').to_string();
+        Ok(Router { root, root_path, root_str, index_file })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root_path
+    }
+
+    /// `raw_path`: the request's path, still percent-encoded; `query`: for redirects.
+    pub fn route(&self, raw_path: &str, query: Option<&str>) -> Route {
+        let Some(decoded) = percent_decode(raw_path.as_bytes()) else { return Route::BadRequest };
+        if decoded.contains(&0) {
+            return Route::NotFound;
+        }
+        let trailing_slash = decoded.ends_with(b"/");
+        let Some(segments) = normalize(&decoded) else { return Route::Forbidden };
+        if segments.iter().enumerate().any(|(i, s)| s.starts_with(b".") && !(i == 0 && s == b".well-known")) {
+            return Route::Forbidden;
+        }
+
+        // A path through a `.php` segment always goes to PHP (never served as source).
+        if let Some(i) = segments.iter().position(|s| s.len() > 4 && s.ends_with(b".php")) {
+            let script = &segments[..=i];
+            let rest = &segments[i + 1..];
+            let mut path_info = join(rest);
+            if trailing_slash {
+                path_info.push('/');
+            }
+            return match self.open(script) {
+                Some((_, meta)) if meta.is_file() => Route::Php(self.php_target(script, path_info)),
+                _ => Route::NotFound,
+            };
+        }
+
+        match self.open(&segments) {
+            Some((file, meta)) if meta.is_file() => Route::Static { file, meta, rel: rel_path(&segments) },
+            Some((_, meta)) if meta.is_dir() && self.index_file.is_none() => {
+                if !trailing_slash && !segments.is_empty() {
+                    let mut loc = raw_path.to_string();
+                    loc.push('/');
+                    if let Some(q) = query {
+                        loc.push('?');
+                        loc.push_str(q);
+                    }
+                    return Route::Redirect(loc);
+                }
+                self.directory_index(&segments)
+            }
+            _ => match &self.index_file {
+                Some(index) => self.front_controller(index),
+                None => Route::NotFound,
+            },
+        }
+    }
+
+    fn directory_index(&self, dir: &[Vec<u8>]) -> Route {
+        for index in ["index.php", "index.html"] {
+            let mut segs = dir.to_vec();
+            segs.push(index.as_bytes().to_vec());
+            if let Some((file, meta)) = self.open(&segs) {
+                if meta.is_file() {
+                    return if index.ends_with(".php") {
+                        Route::Php(self.php_target(&segs, String::new()))
+                    } else {
+                        Route::Static { file, meta, rel: rel_path(&segs) }
+                    };
+                }
+            }
+        }
+        Route::Forbidden
+    }
+
+    fn front_controller(&self, index: &str) -> Route {
+        let segs: Vec<Vec<u8>> = index.split('/').filter(|s| !s.is_empty()).map(|s| s.as_bytes().to_vec()).collect();
+        match self.open(&segs) {
+            Some((_, meta)) if meta.is_file() => Route::Php(self.php_target(&segs, String::new())),
+            _ => Route::NotFound,
+        }
+    }
+
+    fn php_target(&self, script: &[Vec<u8>], path_info: String) -> PhpTarget {
+        let name = join(script);
+        PhpTarget { script_filename: format!("{}{}", self.root_str, name), script_name: name, path_info }
+    }
+
+    /// Opens `segments` beneath the root; None when it does not exist or would escape.
+    fn open(&self, segments: &[Vec<u8>]) -> Option<(File, std::fs::Metadata)> {
+        let rel = if segments.is_empty() { PathBuf::from(".") } else { rel_path(segments) };
+        let fd = rustix::fs::openat2(
+            &self.root,
+            &rel,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        )
+        .ok()?;
+        let stat = rustix::fs::fstat(&fd).ok()?;
+        let kind = FileType::from_raw_mode(stat.st_mode);
+        if kind != FileType::RegularFile && kind != FileType::Directory {
+            return None;
+        }
+        let file = File::from(fd);
+        let meta = file.metadata().ok()?;
+        Some((file, meta))
+    }
+}
+
+fn rel_path(segments: &[Vec<u8>]) -> PathBuf {
+    let mut p = PathBuf::new();
+    for s in segments {
+        p.push(OsStr::from_bytes(s));
+    }
+    p
+}
+
+fn join(segments: &[Vec<u8>]) -> String {
+    let mut s = String::new();
+    for seg in segments {
+        s.push('/');
+        s.push_str(&String::from_utf8_lossy(seg));
+    }
+    s
+}
+
+fn percent_decode(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            let hex = raw.get(i + 1..i + 3)?;
+            let s = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(s, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// Splits on `/`, dropping empty and `.` segments and resolving `..`; None when `..`
+/// would climb above the root.
+fn normalize(path: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut segs: Vec<Vec<u8>> = Vec::new();
+    for seg in path.split(|&b| b == b'/') {
+        match seg {
+            b"" | b"." => {}
+            b".." => {
+                segs.pop()?;
+            }
+            s => segs.push(s.to_vec()),
+        }
+    }
+    Some(segs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> (tempfile::TempDir, Router) {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        std::fs::write(p.join("index.php"), "<?php").unwrap();
+        std::fs::write(p.join("a.txt"), "a").unwrap();
+        std::fs::write(p.join(".env"), "secret").unwrap();
+        std::fs::create_dir_all(p.join("sub/deeper")).unwrap();
+        std::fs::write(p.join("sub/page.php"), "<?php").unwrap();
+        std::fs::write(p.join("sub/deeper/index.html"), "x").unwrap();
+        std::fs::create_dir_all(p.join(".well-known")).unwrap();
+        std::fs::write(p.join(".well-known/x.txt"), "ok").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", p.join("escape.txt")).unwrap();
+        let r = Router::new(p, None).unwrap();
+        (d, r)
+    }
+
+    fn php(r: Route) -> PhpTarget {
+        match r {
+            Route::Php(t) => t,
+            other => panic!("expected PHP, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn scripts_and_path_info() {
+        let (_d, r) = site();
+        let t = php(r.route("/sub/page.php/extra/path", None));
+        assert_eq!(t.script_name, "/sub/page.php");
+        assert_eq!(t.path_info, "/extra/path");
+        assert!(t.script_filename.ends_with("/sub/page.php"));
+        assert_eq!(php(r.route("/sub/page.php", None)).path_info, "");
+        assert_eq!(php(r.route("/sub/page.php/", None)).path_info, "/");
+        assert_eq!(php(r.route("/%73ub/page.php", None)).script_name, "/sub/page.php");
+        assert!(matches!(r.route("/missing.php", None), Route::NotFound));
+        assert!(matches!(r.route("/missing.php/x", None), Route::NotFound));
+    }
+
+    #[test]
+    fn directories() {
+        let (_d, r) = site();
+        assert_eq!(php(r.route("/", None)).script_name, "/index.php");
+        assert!(matches!(r.route("/sub/deeper/", None), Route::Static { .. }));
+        match r.route("/sub/deeper", Some("a=1")) {
+            Route::Redirect(l) => assert_eq!(l, "/sub/deeper/?a=1"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(r.route("/sub/", None), Route::Forbidden));
+    }
+
+    #[test]
+    fn nothing_outside_the_root_or_hidden() {
+        let (_d, r) = site();
+        assert!(matches!(r.route("/../etc/passwd", None), Route::Forbidden));
+        assert!(matches!(r.route("/%2e%2e/%2e%2e/etc/passwd", None), Route::Forbidden));
+        assert!(matches!(r.route("/sub/..%2f..%2fetc/passwd", None), Route::Forbidden));
+        assert!(matches!(r.route("/a.txt%00.php", None), Route::NotFound));
+        assert!(matches!(r.route("/escape.txt", None), Route::NotFound));
+        assert!(matches!(r.route("/.env", None), Route::Forbidden));
+        assert!(matches!(r.route("/sub/.git/config", None), Route::Forbidden));
+        assert!(matches!(r.route("/.well-known/x.txt", None), Route::Static { .. }));
+        assert!(matches!(r.route("/%zz", None), Route::BadRequest));
+        assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
+    }
+
+    #[test]
+    fn front_controller() {
+        let (d, _) = site();
+        let r = Router::new(d.path(), Some("index.php".into())).unwrap();
+        let t = php(r.route("/some/route", None));
+        assert_eq!((t.script_name.as_str(), t.path_info.as_str()), ("/index.php", ""));
+        assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
+        assert_eq!(php(r.route("/sub/", None)).script_name, "/index.php");
+        assert!(matches!(r.route("/nope.php", None), Route::NotFound));
+    }
+}

@@ -1,0 +1,242 @@
+//! Static files, served on the core: Content-Type from the extension, ETag and
+//! Last-Modified with 304s, single byte ranges, and a bounded per-core cache of small
+//! hot files that is checked against the file's inode, size and mtime on every hit.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, Metadata};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use uring_http::{Body, Headers, Method, Request, Response};
+
+/// Files up to this size are kept in memory once read.
+const CACHE_FILE_MAX: u64 = 64 * 1024;
+/// Per core.
+const CACHE_TOTAL_MAX: usize = 32 << 20;
+
+struct Cached {
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    data: Bytes,
+}
+
+#[derive(Default)]
+struct Cache {
+    map: HashMap<PathBuf, Cached>,
+    order: VecDeque<PathBuf>,
+    bytes: usize,
+}
+
+pub struct StaticFiles {
+    cache: RefCell<Cache>,
+    /// STATIC_CACHE_TTL: Cache-Control max-age / Expires on static responses.
+    pub cache_ttl: Option<Duration>,
+}
+
+fn mtime_ns(meta: &Metadata) -> i128 {
+    meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128
+}
+
+/// nginx's ETag form: hex mtime and size.
+fn etag(meta: &Metadata) -> String {
+    format!("\"{:x}-{:x}\"", meta.mtime(), meta.size())
+}
+
+pub fn content_type(path: &Path) -> String {
+    mime_guess::from_path(path).first_or_octet_stream().essence_str().to_string()
+}
+
+enum RangeSpec {
+    Full,
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// One `bytes=` range; several ranges or other units serve the whole file (allowed by
+/// RFC 9110 §14.2).
+fn parse_range(value: &str, size: u64) -> RangeSpec {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else { return RangeSpec::Full };
+    if spec.contains(',') {
+        return RangeSpec::Full;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else { return RangeSpec::Full };
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() {
+        let Ok(n) = b.parse::<u64>() else { return RangeSpec::Full };
+        if n == 0 || size == 0 {
+            return RangeSpec::Unsatisfiable;
+        }
+        let n = n.min(size);
+        return RangeSpec::Part(size - n, size - 1);
+    }
+    let Ok(start) = a.parse::<u64>() else { return RangeSpec::Full };
+    let end = if b.is_empty() {
+        size.saturating_sub(1)
+    } else {
+        match b.parse::<u64>() {
+            Ok(e) if e >= start => e.min(size.saturating_sub(1)),
+            _ => return RangeSpec::Full,
+        }
+    };
+    if start >= size {
+        return RangeSpec::Unsatisfiable;
+    }
+    RangeSpec::Part(start, end)
+}
+
+impl StaticFiles {
+    pub fn new(cache_ttl: Option<Duration>) -> Self {
+        StaticFiles { cache: RefCell::new(Cache::default()), cache_ttl }
+    }
+
+    pub async fn serve(&self, req: &Request, file: File, meta: Metadata, rel: &Path) -> Response {
+        let size = meta.size();
+        let tag = etag(&meta);
+        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        let mut headers = Headers::with_capacity(8);
+        headers.push("Content-Type", content_type(rel));
+        headers.push("Last-Modified", httpdate::fmt_http_date(modified));
+        headers.push("ETag", tag.clone());
+        headers.push("Accept-Ranges", "bytes");
+        if let Some(ttl) = self.cache_ttl {
+            headers.push("Cache-Control", format!("max-age={}", ttl.as_secs()));
+            headers.push("Expires", httpdate::fmt_http_date(SystemTime::now() + ttl));
+        }
+
+        if not_modified(req, &tag, modified) {
+            headers.remove("Content-Type");
+            return Response::new(304, headers, Body::Empty);
+        }
+
+        let range = match req.headers.get_str("Range") {
+            Some(r) if req.method == Method::Get && if_range_ok(req, &tag, modified) => parse_range(r, size),
+            _ => RangeSpec::Full,
+        };
+        let (status, offset, len) = match range {
+            RangeSpec::Full => (200, 0, size),
+            RangeSpec::Part(a, b) => {
+                headers.push("Content-Range", format!("bytes {a}-{b}/{size}"));
+                (206, a, b - a + 1)
+            }
+            RangeSpec::Unsatisfiable => {
+                headers.set("Content-Type", "text/plain; charset=utf-8");
+                headers.push("Content-Range", format!("bytes */{size}"));
+                return Response::new(416, headers, Body::Bytes(Bytes::from_static(b"Range Not Satisfiable\n")));
+            }
+        };
+        if req.method == Method::Head {
+            // The layer writes no body for HEAD; it only needs the length.
+            return Response::new(status, headers, self.body_of_len(file, offset, len));
+        }
+
+        if size <= CACHE_FILE_MAX {
+            if let Some(data) = self.cached(rel, &meta) {
+                return Response::new(status, headers, Body::Bytes(data.slice(offset as usize..(offset + len) as usize)));
+            }
+            if let Some(data) = self.load(rel, &meta, file).await {
+                return Response::new(status, headers, Body::Bytes(data.slice(offset as usize..(offset + len) as usize)));
+            }
+            return Response::text(500, "Internal Server Error\n");
+        }
+        Response::new(status, headers, self.body_of_len(file, offset, len))
+    }
+
+    fn body_of_len(&self, file: File, offset: u64, len: u64) -> Body {
+        match monoio::fs::File::from_std(file) {
+            Ok(f) => Body::File { file: Rc::new(f), offset, len },
+            Err(_) => Body::Empty,
+        }
+    }
+
+    fn cached(&self, rel: &Path, meta: &Metadata) -> Option<Bytes> {
+        let cache = self.cache.borrow();
+        let c = cache.map.get(rel)?;
+        (c.ino == meta.ino() && c.size == meta.size() && c.mtime_ns == mtime_ns(meta)).then(|| c.data.clone())
+    }
+
+    async fn load(&self, rel: &Path, meta: &Metadata, file: File) -> Option<Bytes> {
+        let f = monoio::fs::File::from_std(file).ok()?;
+        let size = meta.size() as usize;
+        let buf = Vec::with_capacity(size);
+        let (res, buf) = f.read_exact_at(buf, 0).await;
+        res.ok()?;
+        let data = Bytes::from(buf);
+        let mut cache = self.cache.borrow_mut();
+        if let Some(old) = cache.map.remove(rel) {
+            cache.bytes -= old.data.len();
+            cache.order.retain(|p| p != rel);
+        }
+        while cache.bytes + size > CACHE_TOTAL_MAX {
+            let Some(oldest) = cache.order.pop_front() else { break };
+            if let Some(old) = cache.map.remove(&oldest) {
+                cache.bytes -= old.data.len();
+            }
+        }
+        cache.bytes += size;
+        cache.order.push_back(rel.to_path_buf());
+        cache.map.insert(
+            rel.to_path_buf(),
+            Cached { ino: meta.ino(), size: meta.size(), mtime_ns: mtime_ns(meta), data: data.clone() },
+        );
+        Some(data)
+    }
+}
+
+fn etag_matches(list: &str, tag: &str) -> bool {
+    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    list.split(',').any(|t| t.trim() == "*" || strip(t) == strip(tag))
+}
+
+fn not_modified(req: &Request, tag: &str, modified: SystemTime) -> bool {
+    if !matches!(req.method, Method::Get | Method::Head) {
+        return false;
+    }
+    if let Some(inm) = req.headers.get_str("If-None-Match") {
+        return etag_matches(inm, tag);
+    }
+    if let Some(ims) = req.headers.get_str("If-Modified-Since").and_then(|s| httpdate::parse_http_date(s).ok()) {
+        let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        return secs(modified) <= secs(ims);
+    }
+    false
+}
+
+fn if_range_ok(req: &Request, tag: &str, modified: SystemTime) -> bool {
+    match req.headers.get_str("If-Range") {
+        None => true,
+        Some(v) if v.trim().starts_with('"') => v.trim() == tag,
+        Some(v) => httpdate::parse_http_date(v).is_ok_and(|d| {
+            let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            secs(d) == secs(modified)
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert!(matches!(parse_range("bytes=0-9", 100), RangeSpec::Part(0, 9)));
+        assert!(matches!(parse_range("bytes=90-", 100), RangeSpec::Part(90, 99)));
+        assert!(matches!(parse_range("bytes=-10", 100), RangeSpec::Part(90, 99)));
+        assert!(matches!(parse_range("bytes=50-500", 100), RangeSpec::Part(50, 99)));
+        assert!(matches!(parse_range("bytes=100-", 100), RangeSpec::Unsatisfiable));
+        assert!(matches!(parse_range("bytes=0-1,5-6", 100), RangeSpec::Full));
+        assert!(matches!(parse_range("items=0-1", 100), RangeSpec::Full));
+        assert!(matches!(parse_range("bytes=9-1", 100), RangeSpec::Full));
+    }
+
+    #[test]
+    fn etags() {
+        assert!(etag_matches("\"a-1\", W/\"b-2\"", "\"b-2\""));
+        assert!(etag_matches("*", "\"x\""));
+        assert!(!etag_matches("\"a-1\"", "\"a-2\""));
+    }
+}
