@@ -69,11 +69,11 @@ fn reference_stack_applies_reference_ini() {
     for (key, expected) in [
         ("memory_limit", "'128M'"),
         ("output_buffering", "'4096'"),
-        ("display_errors", "''"),
+        ("display_errors", "'0'"),
         ("log_errors", "'1'"),
         ("error_reporting", "'32767'"),
         ("opcache.enable", "'1'"),
-        ("variables_order", "'EGPCS'"),
+        ("variables_order", "'GPCS'"),
         ("request_order", "'GP'"),
         ("post_max_size", "'8M'"),
         ("upload_max_filesize", "'8M'"),

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("opcache.enable", "1"),
     ("opcache.enable_cli", "0"),
-    ("opcache.jit", "off"),
+    // php.ini spells this `off`; its parser turns that into "" (JIT disabled).
+    ("opcache.jit", ""),
     ("opcache.jit_buffer_size", "0"),
     ("opcache.memory_consumption", "128"),
     ("opcache.interned_strings_buffer", "16"),
@@ -26,7 +27,7 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("display_startup_errors", "0"),
     ("log_errors", "1"),
     ("html_errors", "0"),
-    ("error_reporting", "E_ALL"),
+    ("error_reporting", "32767"), // E_ALL: these defaults are not run through the ini parser
     ("output_buffering", "4096"),
     ("implicit_flush", "0"),
     ("expose_php", "0"),
@@ -38,7 +39,6 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("upload_max_filesize", "8M"),
     ("max_file_uploads", "20"),
     ("zend.assertions", "-1"),
-    ("session.use_strict_mode", "1"),
     ("cgi.fix_pathinfo", "1"),
 ];
 

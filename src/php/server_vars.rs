@@ -54,8 +54,8 @@ impl ServerVars {
         b.add_str("CONTENT_LENGTH", &content_length);
         b.add_str("SCRIPT_NAME", &req.script_name);
         b.add_str("REQUEST_URI", &req.uri);
-        let document_uri = format!("{}{}", req.script_name, req.path_info);
-        b.add_str("DOCUMENT_URI", &document_uri);
+        // nginx's $document_uri after `try_files $fastcgi_script_name`: the script.
+        b.add_str("DOCUMENT_URI", &req.script_name);
         b.add_str("DOCUMENT_ROOT", &req.document_root);
         b.add_str("SERVER_PROTOCOL", req.version.as_str());
         b.add_str("REQUEST_SCHEME", if req.tls { "https" } else { "http" });
@@ -66,6 +66,7 @@ impl ServerVars {
         b.add_str("SERVER_SOFTWARE", SERVER_SOFTWARE);
         b.add_str("REMOTE_ADDR", &remote.ip().to_string());
         b.add_str("REMOTE_PORT", &remote.port().to_string());
+        b.add("REMOTE_USER", &basic_auth_user(req));
         b.add_str("SERVER_ADDR", &local.ip().to_string());
         b.add_str("SERVER_PORT", &local.port().to_string());
         let server_name = match (&req.server_name, &req.host) {
@@ -89,7 +90,7 @@ impl ServerVars {
             b.add_str("PARENT_SPAN_ID", &t.parent_span_id);
         }
         // php-fpm: PHP_SELF = SCRIPT_NAME + PATH_INFO.
-        b.add_str("PHP_SELF", &document_uri);
+        b.add_str("PHP_SELF", &format!("{}{}", req.script_name, req.path_info));
 
         let base = b.arena.as_ptr();
         let vars = b
@@ -162,6 +163,44 @@ fn add_headers(b: &mut Builder, req: &ScriptRequest) {
     }
 }
 
+/// nginx's $remote_user: the user of a Basic Authorization header, else empty.
+fn basic_auth_user(req: &ScriptRequest) -> Vec<u8> {
+    let Some(v) = req.headers.get("Authorization") else { return Vec::new() };
+    let v = v.trim_ascii();
+    if v.len() < 6 || !v[..6].eq_ignore_ascii_case(b"basic ") {
+        return Vec::new();
+    }
+    let Some(decoded) = base64_decode(v[6..].trim_ascii()) else { return Vec::new() };
+    match decoded.iter().position(|&b| b == b':') {
+        Some(i) => decoded[..i].to_vec(),
+        None => Vec::new(),
+    }
+}
+
+fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let s: Vec<u8> = s.iter().copied().filter(|&c| c != b'=').collect();
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for chunk in s.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
 fn canonical(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
@@ -223,7 +262,8 @@ mod tests {
         let p = vars.pairs();
         assert_eq!(get(&p, "SCRIPT_NAME"), Some("/a/b.php"));
         assert_eq!(get(&p, "PHP_SELF"), Some("/a/b.php/x/y"));
-        assert_eq!(get(&p, "DOCUMENT_URI"), Some("/a/b.php/x/y"));
+        assert_eq!(get(&p, "DOCUMENT_URI"), Some("/a/b.php"));
+        assert_eq!(get(&p, "REMOTE_USER"), Some("x"));
         assert_eq!(get(&p, "PATH_INFO"), Some("/x/y"));
         assert_eq!(get(&p, "CONTENT_LENGTH"), Some("3"));
         assert_eq!(get(&p, "CONTENT_TYPE"), Some("text/plain"));

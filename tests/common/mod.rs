@@ -10,3 +10,4 @@
 pub mod diff;
 pub mod http_client;
 pub mod reference;
+pub mod server;

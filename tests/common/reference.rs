@@ -35,22 +35,8 @@ pub const MIME_TYPES: &str = "/etc/nginx/mime.types";
 ///
 /// `session.save_path` is not here because it is a per-instance directory: see
 /// [`ReferenceStackBuilder::session_save_path`].
-pub const REFERENCE_PHP_INI: &[(&str, &str)] = &[
-    ("opcache.enable", "1"),
-    ("opcache.jit", "off"),
-    ("opcache.jit_buffer_size", "0"),
-    ("display_errors", "Off"),
-    ("log_errors", "On"),
-    ("memory_limit", "128M"),
-    ("output_buffering", "4096"),
-    ("expose_php", "Off"),
-    ("max_execution_time", "30"),
-    ("post_max_size", "8M"),
-    ("upload_max_filesize", "8M"),
-    ("error_reporting", "E_ALL"),
-    ("variables_order", "EGPCS"),
-    ("request_order", "GP"),
-];
+/// uring_php's own built-in defaults, so both servers run PHP with the same settings.
+pub const REFERENCE_PHP_INI: &[(&str, &str)] = uring_php::php::ini::DEFAULTS;
 
 /// How long `start` waits for nginx and php-fpm to answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);

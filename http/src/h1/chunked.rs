@@ -42,13 +42,21 @@ enum State {
 /// What one call to [`ChunkedDecoder::decode`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
-    /// Body bytes; `consumed` input bytes were used (more data may follow in the rest).
-    Data { data: &'a [u8], consumed: usize },
+    /// Body bytes (never empty); more may follow in the rest of the input.
+    Data {
+        /// A slice of the input.
+        data: &'a [u8],
+        /// Input bytes used, up to the end of `data`.
+        consumed: usize,
+    },
     /// All of the input was consumed without finishing; feed more.
     NeedMore,
     /// The body ended (after its trailers) after `consumed` input bytes; what follows
     /// belongs to the next request.
-    Done { consumed: usize },
+    Done {
+        /// Input bytes used, up to the end of the trailer section.
+        consumed: usize,
+    },
 }
 
 /// Decoder state for one chunked body.

@@ -20,7 +20,9 @@ use crate::{Request, Service, Shutdown};
 /// Where a connection comes from, copied into every [`Request`].
 #[derive(Clone, Copy, Debug)]
 pub struct ConnInfo {
+    /// The client's address.
     pub remote_addr: SocketAddr,
+    /// The server's address the client connected to.
     pub local_addr: SocketAddr,
     /// Whether the bytes arrived over TLS.
     pub tls: bool,

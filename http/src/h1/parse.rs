@@ -26,6 +26,7 @@ pub enum BodyFraming {
 /// A parsed, validated request head.
 #[derive(Debug)]
 pub struct Head {
+    /// The method token, parsed.
     pub method: Method,
     /// The request-target as sent.
     pub target: String,
@@ -33,11 +34,13 @@ pub struct Head {
     pub path: String,
     /// Query without the `?`; `None` when there was no `?`.
     pub query: Option<String>,
+    /// HTTP/1.0 or HTTP/1.1.
     pub version: Version,
     /// In order, names as sent.
     pub headers: Headers,
     /// The authority: absolute-form target's, else the Host header's; `None` if empty.
     pub host: Option<String>,
+    /// How the body that follows is delimited.
     pub framing: BodyFraming,
     /// Whether the client wants the connection kept open after this request.
     pub keep_alive: bool,
