@@ -70,8 +70,10 @@ install_deps() {
   [ ${#missing[@]} -eq 0 ] && return 0
   log "installing build dependencies: ${missing[*]}"
   local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  local apt_log="${TMPDIR:-/tmp}/uring_php-build-deps.log"
+  { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+      --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1 \
+    || { tail -n 20 "$apt_log" >&2; die "apt-get install failed (log: $apt_log)"; }
 }
 
 # deb-src entries derived from the machine's own deb entries (deb822 and one-line formats).
@@ -91,7 +93,7 @@ ensure_deb_src() {
     return 1
   fi
   log "added deb-src entries derived from the deb entries ($out.*)"
-  $sudo apt-get update -qq >&2
+  $sudo apt-get update -qq >/dev/null 2>&1 || true
 }
 
 # Fetches the pristine upstream tarball of Debian's php8.2 source package into $1 and
