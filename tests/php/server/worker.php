@@ -1,0 +1,2 @@
+<?php
+echo uring_worker_id();
