@@ -16,6 +16,7 @@
 #include "zend_exceptions.h"
 #include "zend_ini.h"
 #include "zend_constants.h"
+#include "zend_max_execution_timer.h"
 
 #include "uring_sapi.h"
 
@@ -205,8 +206,27 @@ static sapi_module_struct uring_sapi_module = {
     STANDARD_SAPI_MODULE_PROPERTIES
 };
 
+#ifdef ZEND_MAX_EXECUTION_TIMER_EXTERNAL
+static void uring_timer_hook(zend_long seconds)
+{
+    uring_rs_timer_set((int64_t)seconds);
+}
+#endif
+
+int uring_external_timers(void)
+{
+#ifdef ZEND_MAX_EXECUTION_TIMER_EXTERNAL
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 int uring_engine_start(const char *ini_defaults, const char *ini_path, const char *ini_overrides)
 {
+#ifdef ZEND_MAX_EXECUTION_TIMER_EXTERNAL
+    zend_max_execution_timer_external = uring_timer_hook;
+#endif
     php_tsrm_startup();
     ZEND_TSRMLS_CACHE_UPDATE();
 

@@ -56,6 +56,9 @@ size_t uring_rs_read_post(void *ctx, char *buf, size_t len);
 const uring_var *uring_rs_server_vars(void *ctx, size_t *count);
 void uring_rs_log_message(const char *message, int syslog_type);
 double uring_rs_request_time(void *ctx);
+/* With PHP carrying scripts/php-patches/0001: PHP (re)arms this thread's execution
+ * timeout (seconds, 0 = disarm); the server's watchdog enforces it. */
+void uring_rs_timer_set(int64_t seconds);
 /* Extension functions (ext/uring_ext.c); ctx may be NULL outside a request. */
 int uring_rs_finish_request(void *ctx);
 int uring_rs_heartbeat(void *ctx, int64_t seconds);
@@ -88,6 +91,10 @@ void uring_thread_timeout(void *interrupt_flags);
 void *uring_thread_interrupt_flags(void);
 
 const char *uring_php_version(void);
+
+/* 1 when this PHP lets the server time requests itself (patch 0001), so PHP creates no
+ * timer per request; 0 when PHP's own per-thread timers are in use. */
+int uring_external_timers(void);
 
 #ifdef __cplusplus
 }

@@ -58,7 +58,7 @@ if [ "${PHP_WITH_REDIS:-0}" = 1 ]; then
   log "PHP_WITH_REDIS=1 is not supported yet: phpredis is not in Debian's source packages for ZTS"
 fi
 
-BUILD_DEPS=(build-essential pkg-config autoconf bison re2c dpkg-dev xz-utils
+BUILD_DEPS=(build-essential pkg-config autoconf bison re2c dpkg-dev xz-utils patch
   libxml2-dev libsqlite3-dev libonig-dev libicu-dev libssl-dev zlib1g-dev
   libcurl4-openssl-dev libsodium-dev libpng-dev libargon2-dev libclang-dev)
 
@@ -135,7 +135,12 @@ VERSION=$(tar -xOf "$TARBALL" --wildcards '*/main/php_version.h' 2>/dev/null \
 [ -n "$VERSION" ] || die "could not read PHP_VERSION from $TARBALL"
 case "$VERSION" in 8.2.*) ;; *) die "need PHP 8.2.x, $TARBALL holds $VERSION";; esac
 
-KEY=$(printf '%s\n' "$VERSION" "${CONFIGURE_FLAGS[@]}" | sha256sum | cut -c1-12)
+# Small patches uring_php carries (scripts/php-patches/*.patch, each explained in its
+# header); they are part of the cache key like the flags.
+PATCH_DIR="$(cd "$(dirname "$0")" && pwd)/php-patches"
+PATCHES=()
+for p in "$PATCH_DIR"/*.patch; do [ -e "$p" ] && PATCHES+=("$p"); done
+KEY=$( { printf '%s\n' "$VERSION" "${CONFIGURE_FLAGS[@]}"; cat "${PATCHES[@]}" /dev/null; } | sha256sum | cut -c1-12)
 PREFIX="$CACHE_ROOT/php-$VERSION-zts-$KEY"
 if [ -f "$PREFIX/.complete" ]; then
   log "cached: $PREFIX"
@@ -151,6 +156,9 @@ rm -rf "$PREFIX"
 mkdir -p "$CACHE_ROOT"
 (
   cd "$SRC"
+  for p in "${PATCHES[@]}"; do
+    patch -p1 --forward --quiet < "$p" >&2 || { echo "patch $p does not apply to PHP $VERSION" >&2; exit 1; }
+  done
   [ -x configure ] || ./buildconf --force >&2
   ./configure --prefix="$PREFIX" --with-config-file-path="$PREFIX/etc" \
     "${CONFIGURE_FLAGS[@]}" >"$WORK/configure.log" 2>&1 \

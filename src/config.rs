@@ -125,6 +125,22 @@ pub struct Config {
     /// Requests after which a PHP worker thread is replaced (like pm.max_requests; 0 = never).
     #[arg(long, env = "PHP_WORKER_MAX_REQUESTS", default_value = "0", value_parser = parse_u64)]
     pub php_worker_max_requests: u64,
+
+    /// Longest life of a streamed response (flush(), SSE) before the server ends it (0 = no limit).
+    #[arg(long, env = "SSE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub sse_timeout: Duration,
+
+    /// Streamed output that may wait unsent per request; beyond it the script's flush() blocks.
+    #[arg(long, env = "STREAM_BUFFER_SIZE", default_value = "1M", value_parser = parse_size)]
+    pub stream_buffer_size: u64,
+
+    /// PHP output above this size is kept in a memfd rather than on the heap.
+    #[arg(long, env = "OUTPUT_SPILL_THRESHOLD", default_value = "1M", value_parser = parse_size)]
+    pub output_spill_threshold: u64,
+
+    /// Add a Server-Timing header (queue wait, PHP execution, total) to PHP responses when 1.
+    #[arg(long, env = "SERVER_TIMING", action = ArgAction::Set, value_parser = parse_bool, default_value = "0")]
+    pub server_timing: bool,
 }
 
 impl Config {
@@ -190,6 +206,17 @@ impl Config {
 
     pub fn request_timeout(&self) -> Option<Duration> {
         (!self.request_timeout.is_zero()).then_some(self.request_timeout)
+    }
+
+    pub fn sse_timeout(&self) -> Option<Duration> {
+        (!self.sse_timeout.is_zero()).then_some(self.sse_timeout)
+    }
+
+    pub fn exec_limits(&self) -> crate::php::ExecLimits {
+        crate::php::ExecLimits {
+            spill_threshold: self.output_spill_threshold.max(4096) as usize,
+            stream_buffer: self.stream_buffer_size.max(1024) as usize,
+        }
     }
 }
 

@@ -13,7 +13,9 @@ use bytes::Bytes;
 use uring_http::{Body, BodyStream, Headers, Request, Response};
 
 use crate::php::completion::{Completions, Receiver};
-use crate::php::{Job, Reply, ReplyEvent, ReplySink, RequestControl, ScriptBody, ScriptRequest, TraceIds, WorkerPool};
+use crate::php::{
+    Job, Reply, ReplyEvent, ReplySink, RequestControl, ResponseHead, ScriptBody, ScriptRequest, TraceIds, WorkerPool,
+};
 use crate::router::PhpTarget;
 
 /// Settings every core's handler shares.
@@ -23,6 +25,8 @@ pub struct PhpSettings {
     pub request_timeout: Option<Duration>,
     pub stream_timeout: Option<Duration>,
     pub stream_buffer: usize,
+    /// SERVER_TIMING=1: add Server-Timing to PHP responses.
+    pub server_timing: bool,
 }
 
 pub struct PhpHandler {
@@ -83,7 +87,8 @@ impl PhpHandler {
         }
 
         match self.first_event(&receiver, &control).await {
-            Some(ReplyEvent::Complete(resp)) => {
+            Some(ReplyEvent::Complete(mut resp)) => {
+                self.add_server_timing(&mut resp.head, queued_at);
                 let body = match resp.body {
                     ScriptBody::Bytes(b) => Body::Bytes(b),
                     ScriptBody::Spilled { file, len } => match monoio::fs::File::from_std(file) {
@@ -93,7 +98,8 @@ impl PhpHandler {
                 };
                 Response::new(resp.head.status, resp.head.headers, body)
             }
-            Some(ReplyEvent::StreamStart(head)) => {
+            Some(ReplyEvent::StreamStart(mut head)) => {
+                self.add_server_timing(&mut head, queued_at);
                 let deadline = self.settings.stream_timeout.map(|t| Instant::now() + t);
                 let stream = PhpStream {
                     receiver,
@@ -115,6 +121,19 @@ impl PhpHandler {
                 Response::new(504, headers, Body::Bytes(Bytes::from_static(b"Gateway Timeout\n")))
             }
         }
+    }
+
+    fn add_server_timing(&self, head: &mut ResponseHead, queued_at: Instant) {
+        if !self.settings.server_timing {
+            return;
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        let t = head.timing;
+        let total = queued_at.elapsed().as_micros() as u64;
+        head.headers.push(
+            "Server-Timing",
+            format!("queue;dur={:.3}, php;dur={:.3}, total;dur={:.3}", ms(t.queue_micros), ms(t.php_micros), ms(total)),
+        );
     }
 
     /// The worker's first event, or None when the deadline (which heartbeats move)

@@ -125,7 +125,9 @@ fn expect_100_continue() {
         c.send("data");
         let r = c.response(false);
         assert_eq!(r.status, 200);
-        assert!(r.text().ends_with(&format!("body=memory:4:{}", checksum(b"data"))));
+        assert!(r
+            .text()
+            .ends_with(&format!("body=memory:4:{}", checksum(b"data"))));
     });
 }
 
@@ -138,7 +140,9 @@ fn oversized_bodies_get_413_before_the_upload() {
     each_driver(cfg, |addr| {
         // With 100-continue the client never sends the body.
         let mut c = Client::connect(addr);
-        c.send("POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 1001\r\n\r\n");
+        c.send(
+            "POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 1001\r\n\r\n",
+        );
         let r = c.response(false);
         assert_eq!(r.status, 413);
         assert_eq!(r.header("Connection"), Some("close"));
@@ -152,7 +156,11 @@ fn oversized_bodies_get_413_before_the_upload() {
 
         let mut c = Client::connect(addr);
         c.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
-        let _ = c.try_send(format!("3e8\r\n{}\r\n3e8\r\n{}\r\n", "a".repeat(1000), "b".repeat(1000)));
+        let _ = c.try_send(format!(
+            "3e8\r\n{}\r\n3e8\r\n{}\r\n",
+            "a".repeat(1000),
+            "b".repeat(1000)
+        ));
         assert_eq!(c.response(false).status, 413);
         assert_serves(addr);
     });
@@ -177,22 +185,67 @@ fn protocol_errors() {
         ("GET / HTTP/1.1\r\nHost: a@b\r\n\r\n".into(), 400),
         ("GET / HTTP/1.1\nHost: a\r\n\r\n".into(), 400),
         ("GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n".into(), 400),
-        ("GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\tfolded\r\n\r\n".into(), 400),
-        ("GET / HTTP/1.1\r\nHost: a\r\nBad\u{e9}: y\r\n\r\n".into(), 400),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\tfolded\r\n\r\n".into(),
+            400,
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nBad\u{e9}: y\r\n\r\n".into(),
+            400,
+        ),
         ("GET / HTTP/1.1\r\nHost: a\r\nBad[]: y\r\n\r\n".into(), 400),
         ("GET relative HTTP/1.1\r\nHost: a\r\n\r\n".into(), 400),
-        ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n".into(), 400),
-        ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".into(), 400),
-        ("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -3\r\n\r\n".into(), 400),
-        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n".into(), 400),
-        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: br\r\n\r\n".into(), 501),
-        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n".into(), 400),
-        ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n".into(), 400),
-        ("GET / HTTP/1.1\r\nHost: a\r\nExpect: 101-switch\r\n\r\n".into(), 417),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .into(),
+            400,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"
+                .into(),
+            400,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -3\r\n\r\n".into(),
+            400,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n".into(),
+            400,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: br\r\n\r\n".into(),
+            501,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n"
+                .into(),
+            400,
+        ),
+        (
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n".into(),
+            400,
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: a\r\nExpect: 101-switch\r\n\r\n".into(),
+            417,
+        ),
         ("GET / HTTP/3.0\r\nHost: a\r\n\r\n".into(), 505),
-        (format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "u".repeat(300)), 414),
-        (format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "v".repeat(2000)), 431),
-        (format!("GET / HTTP/1.1\r\nHost: a\r\n{many_headers}\r\n"), 431),
+        (
+            format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "u".repeat(300)),
+            414,
+        ),
+        (
+            format!(
+                "GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n",
+                "v".repeat(2000)
+            ),
+            431,
+        ),
+        (
+            format!("GET / HTTP/1.1\r\nHost: a\r\n{many_headers}\r\n"),
+            431,
+        ),
     ];
     each_driver(cfg, |addr| {
         for (request, status) in &cases {
@@ -201,10 +254,7 @@ fn protocol_errors() {
             let r = c.response(false);
             assert_eq!(r.status, *status, "{request:?}");
             assert_eq!(r.header("Connection"), Some("close"), "{request:?}");
-            assert_eq!(
-                r.header("Content-Type"),
-                Some("text/plain; charset=utf-8")
-            );
+            assert_eq!(r.header("Content-Type"), Some("text/plain; charset=utf-8"));
             assert!(!r.body.is_empty());
             assert!(c.is_closed(), "{request:?}");
             assert_serves(addr);
@@ -247,7 +297,10 @@ fn stream_bodies_arrive_chunk_by_chunk() {
         let mut c = Client::connect(addr);
         c.send("GET /sse HTTP/1.1\r\nHost: t\r\n\r\n");
         let head = c.raw_head();
-        assert!(head.contains("\r\nTransfer-Encoding: chunked\r\n"), "{head}");
+        assert!(
+            head.contains("\r\nTransfer-Encoding: chunked\r\n"),
+            "{head}"
+        );
         assert!(head.contains("\r\nContent-Type: text/event-stream\r\n"));
         // The first event arrives while the producer still waits for the second.
         assert_eq!(c.chunk().unwrap(), b"data: 1\n\n");

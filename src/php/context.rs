@@ -11,7 +11,7 @@ use super::ffi;
 use super::output::Output;
 use super::reply::ReplyEvent;
 use super::request::Job;
-use super::response::{ResponseHead, ScriptBody, ScriptResponse};
+use super::response::{ResponseHead, ScriptBody, ScriptResponse, WorkerTiming};
 use super::server_vars::ServerVars;
 
 /// Settings a worker applies to every request.
@@ -84,7 +84,8 @@ impl<'a> RequestCtx<'a> {
             Mode::Buffering => {
                 self.mode = Mode::Streaming;
                 self.output.set_unbounded();
-                let head = self.head.take().unwrap_or_else(default_head);
+                let mut head = self.head.take().unwrap_or_else(default_head);
+                head.timing = self.timing();
                 self.job.reply.send(ReplyEvent::StreamStart(head));
                 self.send_chunk()
             }
@@ -180,15 +181,18 @@ impl<'a> RequestCtx<'a> {
 
     // ---- the request's end ----
 
-    fn send_complete(&mut self) {
-        let head = self.head.take().unwrap_or_else(default_head);
-        let output = std::mem::replace(&mut self.output, Output::new(0));
-        let response = ScriptResponse {
-            head,
-            body: output.into_body(),
+    fn timing(&self) -> WorkerTiming {
+        WorkerTiming {
+            queue_micros: self.started.saturating_duration_since(self.job.queued_at).as_micros() as u64,
             php_micros: self.started.elapsed().as_micros() as u64,
-        };
-        self.job.reply.send(ReplyEvent::Complete(response));
+        }
+    }
+
+    fn send_complete(&mut self) {
+        let mut head = self.head.take().unwrap_or_else(default_head);
+        head.timing = self.timing();
+        let output = std::mem::replace(&mut self.output, Output::new(0));
+        self.job.reply.send(ReplyEvent::Complete(ScriptResponse { head, body: output.into_body() }));
     }
 
     fn end(mut self, ran: bool) {
@@ -203,9 +207,8 @@ impl<'a> RequestCtx<'a> {
                 let mut headers = Headers::new();
                 headers.push("Content-Type", Bytes::from_static(b"text/plain; charset=utf-8"));
                 self.job.reply.send(ReplyEvent::Complete(ScriptResponse {
-                    head: ResponseHead { status: 500, headers },
+                    head: ResponseHead { status: 500, headers, timing: self.timing() },
                     body: ScriptBody::Bytes(Bytes::from_static(b"Internal Server Error\n")),
-                    php_micros: self.started.elapsed().as_micros() as u64,
                 }));
             }
         }
@@ -213,7 +216,7 @@ impl<'a> RequestCtx<'a> {
 }
 
 fn default_head() -> ResponseHead {
-    ResponseHead { status: 200, headers: Headers::new() }
+    ResponseHead { status: 200, headers: Headers::new(), timing: WorkerTiming::default() }
 }
 
 fn proto_num(v: Version) -> i32 {

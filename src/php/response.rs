@@ -38,16 +38,24 @@ impl ScriptBody {
     }
 }
 
+/// Where the time went, measured on the worker (for Server-Timing).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WorkerTiming {
+    /// From submission until a worker took the request.
+    pub queue_micros: u64,
+    /// From the worker taking it until this head was sent.
+    pub php_micros: u64,
+}
+
 #[derive(Debug)]
 pub struct ResponseHead {
     pub status: u16,
     pub headers: Headers,
+    pub timing: WorkerTiming,
 }
 
 #[derive(Debug)]
 pub struct ScriptResponse {
     pub head: ResponseHead,
     pub body: ScriptBody,
-    /// Microseconds the worker spent on the request (startup to shutdown).
-    pub php_micros: u64,
 }

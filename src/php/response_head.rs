@@ -42,7 +42,7 @@ pub(crate) fn build(code: i32, status_line: Option<&[u8]>, lines: &[&[u8]]) -> R
     if status == 304 {
         headers.remove("Content-Type");
     }
-    ResponseHead { status, headers }
+    ResponseHead { status, headers, timing: Default::default() }
 }
 
 fn status_of_line(line: &[u8]) -> Option<i32> {

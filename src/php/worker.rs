@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::context;
 use super::ffi;
 use super::pool::{spawn_worker, PoolShared};
+use super::watchdog;
 
 /// Replaces a worker thread that unwinds (a bug outside PHP), so the pool keeps its size.
 struct Respawn<'a> {
@@ -19,6 +20,7 @@ struct Respawn<'a> {
 impl Drop for Respawn<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
+            watchdog::unregister_thread();
             self.shared.stats.deaths.fetch_add(1, Ordering::Relaxed);
             self.shared.stats.alive.fetch_sub(1, Ordering::Relaxed);
             tracing::error!(worker = self.id, "PHP worker thread died; starting a replacement");
@@ -43,6 +45,7 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
     unsafe { ffi::uring_thread_start() };
     // SAFETY: returns a pointer to this thread's flags, valid while the thread lives.
     let interrupt_flags = unsafe { ffi::uring_thread_interrupt_flags() };
+    watchdog::register_thread(interrupt_flags);
     shared.stats.alive.fetch_add(1, Ordering::Relaxed);
     let guard = Respawn { shared: &shared, id };
 
@@ -74,6 +77,7 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
             tracing::error!(worker = id, error = %e, "could not start a replacement PHP worker");
         }
     }
+    watchdog::unregister_thread();
     // SAFETY: this thread started its PHP context above and runs no request now.
     unsafe { ffi::uring_thread_stop() };
 }

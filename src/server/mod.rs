@@ -16,7 +16,7 @@ use uring_http::h1::H1Config;
 use uring_http::SpoolConfig;
 
 use crate::config::{Config, Executor};
-use crate::php::{Engine, ExecLimits, IniConfig, PoolConfig, WorkerPool};
+use crate::php::{Engine, IniConfig, PoolConfig, WorkerPool};
 use crate::php_handler::PhpSettings;
 use crate::php::server_vars::SERVER_SOFTWARE;
 
@@ -40,7 +40,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
             queue_capacity: cfg.queue_capacity(),
             cpus: cpus.clone(),
             max_requests: cfg.php_worker_max_requests,
-            limits: ExecLimits::default(),
+            limits: cfg.exec_limits(),
         })
         .map_err(|e| format!("starting PHP workers: {e}"))?;
         (Some(engine), Some(pool))
@@ -69,8 +69,9 @@ pub fn run(cfg: Config) -> Result<(), String> {
             ),
             server_name: cfg.server_name.as_deref().map(Arc::from),
             request_timeout: cfg.request_timeout(),
-            stream_timeout: None,
-            stream_buffer: ExecLimits::default().stream_buffer,
+            stream_timeout: cfg.sse_timeout(),
+            stream_buffer: cfg.exec_limits().stream_buffer,
+            server_timing: cfg.server_timing,
         }),
         stop: Arc::clone(&stop),
         drain_timeout: Duration::from_secs(30),

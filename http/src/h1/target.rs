@@ -17,6 +17,12 @@ pub(crate) struct Target<'a> {
 /// `OPTIONS` only) target. Authority-form (CONNECT) and anything else is refused: this
 /// server is no proxy.
 pub(crate) fn split_target<'a>(target: &'a str, method: &Method) -> Result<Target<'a>, H1Error> {
+    // A fragment is never part of a request-target (RFC 9112 §3.2); clients that send one
+    // anyway mean the resource without it.
+    let target = match target.find('#') {
+        Some(i) => &target[..i],
+        None => target,
+    };
     if target.starts_with('/') {
         let (path, query) = split_query(target);
         return Ok(Target {
@@ -40,7 +46,7 @@ pub(crate) fn split_target<'a>(target: &'a str, method: &Method) -> Result<Targe
     let rest = strip_scheme(target).ok_or(H1Error::BadRequest(
         "request-target must be origin-form or absolute-form\n",
     ))?;
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, path_and_query) = rest.split_at(authority_end);
     if authority.is_empty() || !valid_host(authority.as_bytes()) {
         return Err(H1Error::BadRequest("invalid authority in request-target\n"));
@@ -132,6 +138,10 @@ mod tests {
             Ok(t("/a", Some(""), None))
         );
         assert_eq!(
+            split_target("/a#frag?x", &Method::Get),
+            Ok(t("/a", None, None))
+        );
+        assert_eq!(
             split_target("/a?b?c", &Method::Get),
             Ok(t("/a", Some("b?c"), None))
         );
@@ -155,6 +165,11 @@ mod tests {
             split_target("http://[::1]:80/", &Method::Get),
             Ok(t("/", None, Some("[::1]:80")))
         );
+        assert_eq!(
+            split_target("http://h#/x", &Method::Get),
+            Ok(t("/", None, Some("h")))
+        );
+        assert!(split_target("http://#/p", &Method::Get).is_err());
         assert!(split_target("http:///p", &Method::Get).is_err());
         assert!(split_target("http://user@h/p", &Method::Get).is_err());
         assert!(split_target("ftp://h/p", &Method::Get).is_err());

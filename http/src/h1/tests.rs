@@ -9,6 +9,7 @@ use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -31,6 +32,8 @@ enum Input {
     /// Nothing is sent again (the client keeps the connection open until the server ends
     /// it).
     Hang,
+    /// Nothing is sent until the server has sent this.
+    WaitFor(&'static str),
 }
 
 #[derive(Default)]
@@ -235,6 +238,9 @@ where
     let mut input: VecDeque<Input> = input.into();
     let mut writer = client.try_clone().unwrap();
     let mut reader = client;
+    // What the client received so far, for `WaitFor`.
+    let received = Arc::new((Mutex::new(Vec::<u8>::new()), Condvar::new()));
+    let seen = received.clone();
     let write_step = move |step: Input, w: &mut StdUnixStream| -> bool {
         match step {
             // The server may have closed already (e.g. after an error): that is fine.
@@ -244,6 +250,16 @@ where
                 true
             }
             Input::Hang => false,
+            Input::WaitFor(text) => {
+                let (lock, cond) = &*seen;
+                let guard = lock.lock().unwrap();
+                let (guard, _) = cond
+                    .wait_timeout_while(guard, Duration::from_secs(20), |out| {
+                        !String::from_utf8_lossy(out).contains(text)
+                    })
+                    .unwrap();
+                String::from_utf8_lossy(&guard).contains(text)
+            }
         }
     };
     let mut hang = false;
@@ -263,10 +279,21 @@ where
         }
     });
     let reader_thread = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = reader.read_to_end(&mut out);
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let (lock, cond) = &*received;
+                    lock.lock().unwrap().extend_from_slice(&buf[..n]);
+                    cond.notify_all();
+                }
+            }
+        }
         // The server ends the connection (or half-closes and lingers): let it finish.
         let _ = reader.shutdown(std::net::Shutdown::Both);
+        let out = std::mem::take(&mut *received.0.lock().unwrap());
+        received.1.notify_all();
         out
     });
     server.set_nonblocking(true).unwrap();
@@ -563,7 +590,7 @@ fn expect_100_continue() {
                 b"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
                     .to_vec(),
             ),
-            Input::Pause(Duration::from_millis(1)),
+            Input::WaitFor("100 Continue"),
             Input::Data(b"ok".to_vec()),
         ],
         H1Config::default(),

@@ -178,9 +178,9 @@ impl Service for TestService {
                 RequestBody::File { .. } => "file",
             };
             let body = req.body.to_bytes().unwrap();
-            let sum = body
-                .iter()
-                .fold(0u32, |acc, &b| acc.wrapping_mul(31).wrapping_add(u32::from(b)));
+            let sum = body.iter().fold(0u32, |acc, &b| {
+                acc.wrapping_mul(31).wrapping_add(u32::from(b))
+            });
             Body::Bytes(Bytes::from(format!(
                 "{} {} q={:?} host={:?} {} body={kind}:{}:{sum}",
                 req.method,
@@ -197,8 +197,9 @@ impl Service for TestService {
 
 /// The checksum the echo service reports for a body.
 pub fn checksum(body: &[u8]) -> u32 {
-    body.iter()
-        .fold(0u32, |acc, &b| acc.wrapping_mul(31).wrapping_add(u32::from(b)))
+    body.iter().fold(0u32, |acc, &b| {
+        acc.wrapping_mul(31).wrapping_add(u32::from(b))
+    })
 }
 
 /// A raw HTTP/1.1 client on a std TcpStream.
