@@ -90,6 +90,42 @@ PHP_FUNCTION(uring_server_info)
     }
 }
 
+/* flush() as apps written for tokio_php (and SSE tutorials) expect: output sitting in
+ * the default output buffer (output_buffering=4096, as in php.ini-production) goes out
+ * too. Under php-fpm flush() only flushes the SAPI and that output stays buffered until
+ * 4 KiB. Buffers a script opened itself (ob_start() to capture a template) are left
+ * alone: only the sole, ini-created default buffer is flushed. */
+static zif_handler php_flush_handler;
+
+static PHP_FUNCTION(uring_flush)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    if (php_output_get_level() == 1 && OG(active) &&
+        zend_string_equals_literal(OG(active)->name, "default output handler")) {
+        php_output_flush();
+    }
+    sapi_flush();
+}
+
+static PHP_MINIT_FUNCTION(uring_php)
+{
+    zend_function *f = zend_hash_str_find_ptr(CG(function_table), "flush", sizeof("flush") - 1);
+    if (f && f->type == ZEND_INTERNAL_FUNCTION) {
+        php_flush_handler = f->internal_function.handler;
+        f->internal_function.handler = zif_uring_flush;
+    }
+    return SUCCESS;
+}
+
+static PHP_MSHUTDOWN_FUNCTION(uring_php)
+{
+    zend_function *f = zend_hash_str_find_ptr(CG(function_table), "flush", sizeof("flush") - 1);
+    if (f && f->type == ZEND_INTERNAL_FUNCTION && php_flush_handler) {
+        f->internal_function.handler = php_flush_handler;
+    }
+    return SUCCESS;
+}
+
 static const zend_function_entry uring_functions[] = {
     PHP_FE(uring_finish_request, arginfo_uring_finish_request)
     PHP_FE(uring_request_heartbeat, arginfo_uring_request_heartbeat)
@@ -116,8 +152,8 @@ zend_module_entry uring_ext_module_entry = {
     STANDARD_MODULE_HEADER,
     "uring_php",
     uring_functions,
-    NULL, /* MINIT */
-    NULL, /* MSHUTDOWN */
+    PHP_MINIT(uring_php),
+    PHP_MSHUTDOWN(uring_php),
     NULL, /* RINIT */
     NULL, /* RSHUTDOWN */
     PHP_MINFO(uring_php),

@@ -66,8 +66,8 @@ pub struct Config {
     pub queue_capacity: Option<usize>,
 
     /// CPUs to run on, in taskset syntax (e.g. 0-3,6) [default: every CPU the process may use].
-    #[arg(long, env = "CPU_AFFINITY", value_parser = cpu_set::parse)]
-    pub cpu_affinity: Option<Vec<usize>>,
+    #[arg(long, env = "CPU_AFFINITY", value_parser = parse_cpus)]
+    pub cpu_affinity: Option<CpuList>,
 
     /// Longest time a PHP request may take before the client gets 504 (e.g. 30s, 2m; 0 = off).
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
@@ -171,7 +171,7 @@ impl Config {
                 return Err(ConfigError::line(format!("PHP_INI={}: not a readable file", p.display())));
             }
         }
-        if let Some(cpus) = &self.cpu_affinity {
+        if let Some(CpuList(cpus)) = &self.cpu_affinity {
             let allowed = cpu_set::allowed();
             if let Some(bad) = cpus.iter().find(|c| !allowed.contains(c)) {
                 return Err(ConfigError::line(format!(
@@ -193,7 +193,7 @@ impl Config {
 
     /// The CPUs the cores run on.
     pub fn cpus(&self) -> Vec<usize> {
-        self.cpu_affinity.clone().unwrap_or_else(cpu_set::allowed)
+        self.cpu_affinity.clone().map(|c| c.0).unwrap_or_else(cpu_set::allowed)
     }
 
     pub fn workers(&self) -> usize {
@@ -284,6 +284,14 @@ fn env_name(arg: &str) -> String {
     let flag = arg.split_whitespace().next().unwrap_or(arg);
     let env = flag.trim_start_matches('-').replace('-', "_").to_ascii_uppercase();
     format!("{env} ({flag})")
+}
+
+/// A CPU list (one value: clap would read a bare Vec as repeated values).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+fn parse_cpus(s: &str) -> Result<CpuList, String> {
+    cpu_set::parse(s).map(CpuList)
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {

@@ -1,0 +1,9 @@
+//! The benchmark harness of uring_php.
+//!
+//! - [`hyper_variant`]: the same PHP engine, queue and workers as uring_php behind a
+//!   tokio + hyper front end instead of the monoio cores (binary `hyper_variant`);
+//! - [`runner`]: starts every peer on loopback, drives wrk against them round by round
+//!   and writes `RESULTS.md` and the plots (binary `bench`, wrapped by `bench/run`).
+
+pub mod hyper_variant;
+pub mod runner;
