@@ -6,13 +6,16 @@
 //! Files are opened beneath the document root with `openat2(RESOLVE_BENEATH)`, so no
 //! `..`, absolute or symlinked path can reach outside it, whatever the encoding.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 #[derive(Debug)]
 pub enum Route {
@@ -35,11 +38,18 @@ pub struct PhpTarget {
     pub path_info: String,
 }
 
+/// How long a path's PHP route is reused before the filesystem is asked again (like
+/// nginx's open_file_cache_valid): a hello-world request then costs no syscall here.
+const PHP_ROUTE_TTL: Duration = Duration::from_secs(1);
+const PHP_ROUTE_CACHE_MAX: usize = 4096;
+
 pub struct Router {
     root: OwnedFd,
     root_path: PathBuf,
     root_str: String,
     index_file: Option<String>,
+    /// Per core (the router is not shared between threads).
+    php_routes: RefCell<HashMap<String, (PhpTarget, Instant)>>,
 }
 
 impl Router {
@@ -47,7 +57,7 @@ impl Router {
         let root_path = document_root.canonicalize()?;
         let root = rustix::fs::open(&root_path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
         let root_str = root_path.to_string_lossy().trim_end_matches('/').to_string();
-        Ok(Router { root, root_path, root_str, index_file })
+        Ok(Router { root, root_path, root_str, index_file, php_routes: RefCell::new(HashMap::new()) })
     }
 
     pub fn root(&self) -> &Path {
@@ -56,6 +66,23 @@ impl Router {
 
     /// `raw_path`: the request's path, still percent-encoded; `query`: for redirects.
     pub fn route(&self, raw_path: &str, query: Option<&str>) -> Route {
+        if let Some((target, at)) = self.php_routes.borrow().get(raw_path) {
+            if at.elapsed() < PHP_ROUTE_TTL {
+                return Route::Php(target.clone());
+            }
+        }
+        let route = self.resolve(raw_path, query);
+        if let Route::Php(target) = &route {
+            let mut cache = self.php_routes.borrow_mut();
+            if cache.len() >= PHP_ROUTE_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(raw_path.to_string(), (target.clone(), Instant::now()));
+        }
+        route
+    }
+
+    fn resolve(&self, raw_path: &str, query: Option<&str>) -> Route {
         let Some(decoded) = percent_decode(raw_path.as_bytes()) else { return Route::BadRequest };
         if decoded.contains(&0) {
             return Route::NotFound;
@@ -142,13 +169,11 @@ impl Router {
             ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
         )
         .ok()?;
-        let stat = rustix::fs::fstat(&fd).ok()?;
-        let kind = FileType::from_raw_mode(stat.st_mode);
-        if kind != FileType::RegularFile && kind != FileType::Directory {
-            return None;
-        }
         let file = File::from(fd);
         let meta = file.metadata().ok()?;
+        if !meta.is_file() && !meta.is_dir() {
+            return None;
+        }
         Some((file, meta))
     }
 }

@@ -1,0 +1,147 @@
+//! The hyper variant: uring_php's PHP engine, queue and workers (the `uring_php`
+//! library: [`Engine`], [`WorkerPool`], [`Router`]) behind a tokio multi-thread runtime
+//! and hyper 1 (hyper-util's `auto` connection: HTTP/1.1 and h2c by prior knowledge)
+//! instead of uring_php's pinned monoio cores. Everything above the socket layer is the
+//! same code, so a comparison of the two measures what the thread-per-core io_uring
+//! front end is worth.
+//!
+//! Settings are uring_php's own (its `Config`: `LISTEN_ADDR`, `DOCUMENT_ROOT`,
+//! `PHP_WORKERS`, `QUEUE_CAPACITY`, `REQUEST_TIMEOUT`, `EXECUTOR`, …). `CPU_AFFINITY`
+//! restricts the whole process to those CPUs and sets the number of tokio workers; the
+//! PHP workers are pinned round-robin over them as in uring_php. tokio's workers are
+//! not pinned one by one: moving between the allowed CPUs (work stealing) is how tokio
+//! is deployed, and what the comparison is about.
+//!
+//! Differences kept on purpose (none is on the path the benchmarks measure): request
+//! bodies are collected in memory (uring_php spools large ones to a file), static files
+//! are read through `tokio::fs` on each request (uring_php keeps small hot files in a
+//! per-core cache) and answer only GET/HEAD with the full file (no 304, no ranges).
+
+mod body;
+mod php;
+mod service;
+mod static_file;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use socket2::{Domain, Protocol, Socket, Type};
+use uring_php::config::{Config, Executor};
+use uring_php::php::{Engine, IniConfig, PoolConfig, WorkerPool};
+use uring_php::router::Router;
+
+pub use service::App;
+
+/// Runs until SIGTERM/SIGINT; returns an error line for a failed start.
+pub fn run(cfg: Config) -> Result<(), String> {
+    let cpus = cfg.cpus();
+    // Before any thread exists, so every thread (tokio's, PHP's) inherits the mask.
+    restrict_to(&cpus)?;
+
+    let (engine, pool) = if cfg.executor() == Executor::Php {
+        let mut overrides = IniConfig::overrides_from_env(std::env::vars());
+        overrides.extend(cfg.php_define.iter().cloned());
+        let ini = IniConfig { file: cfg.php_ini.clone(), overrides };
+        let engine = Engine::start(&ini).map_err(|e| format!("PHP: {e}"))?;
+        let pool = WorkerPool::start(PoolConfig {
+            workers: cfg.workers(),
+            queue_capacity: cfg.queue_capacity(),
+            cpus: cpus.clone(),
+            max_requests: cfg.php_worker_max_requests,
+            limits: cfg.exec_limits(),
+        })
+        .map_err(|e| format!("starting PHP workers: {e}"))?;
+        (Some(engine), Some(pool))
+    } else {
+        (None, None)
+    };
+
+    let router = Router::new(&cfg.document_root, cfg.index_file.clone())
+        .map_err(|e| format!("DOCUMENT_ROOT={}: {e}", cfg.document_root.display()))?;
+    let app = Arc::new(App::new(&cfg, router, pool.clone()));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cpus.len().max(1))
+        .thread_name("tokio-worker")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the tokio runtime: {e}"))?;
+    let listener = bind(cfg.listen_addr).map_err(|e| format!("LISTEN_ADDR: {e}"))?;
+    let result = runtime.block_on(serve(listener, app, cpus.len()));
+    runtime.shutdown_timeout(Duration::from_secs(1));
+
+    if let Some(pool) = &pool {
+        pool.shutdown();
+    }
+    drop(engine);
+    result
+}
+
+/// The accept loop; returns at SIGTERM/SIGINT.
+async fn serve(listener: std::net::TcpListener, app: Arc<App>, cores: usize) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    tracing::info!(addr = %local, tokio_workers = cores, "listening on http://{local}");
+    eprintln!("listening on http://{local}");
+
+    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
+    loop {
+        let (stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(local);
+        let (app, builder) = (Arc::clone(&app), Arc::clone(&builder));
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let app = Arc::clone(&app);
+                async move { Ok::<_, std::convert::Infallible>(app.call(req, remote, local).await) }
+            });
+            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+        });
+    }
+    tracing::info!("stopping");
+    Ok(())
+}
+
+/// A listener like uring_php's (SO_REUSEADDR, backlog 4096), without SO_REUSEPORT.
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(false).ok();
+    }
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into()).map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+    s.listen(4096)?;
+    Ok(s.into())
+}
+
+/// Restricts this thread (and so every thread started later) to `cpus`.
+fn restrict_to(cpus: &[usize]) -> Result<(), String> {
+    use nix::sched::{sched_setaffinity, CpuSet};
+    if cpus.is_empty() {
+        return Ok(());
+    }
+    let mut set = CpuSet::new();
+    for &c in cpus {
+        set.set(c).map_err(|e| format!("CPU_AFFINITY: CPU {c}: {e}"))?;
+    }
+    sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).map_err(|e| format!("CPU_AFFINITY: sched_setaffinity: {e}"))
+}

@@ -1,0 +1,1 @@
+//! The benchmark runner (placeholder while the hyper variant is built).
