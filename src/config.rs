@@ -65,6 +65,10 @@ pub struct Config {
     #[arg(long, env = "QUEUE_CAPACITY", value_parser = parse_count)]
     pub queue_capacity: Option<usize>,
 
+    /// Queue lanes: one per core keeps a request on its core's CPU; 1 = one shared queue [default: one per core].
+    #[arg(long, env = "QUEUE_LANES", value_parser = parse_count)]
+    pub queue_lanes: Option<usize>,
+
     /// CPUs to run on, in taskset syntax (e.g. 0-3,6) [default: every CPU the process may use].
     #[arg(long, env = "CPU_AFFINITY", value_parser = parse_cpus)]
     pub cpu_affinity: Option<CpuList>,

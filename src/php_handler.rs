@@ -35,6 +35,8 @@ pub struct PhpHandler {
     sink: Arc<dyn ReplySink>,
     settings: Arc<PhpSettings>,
     driver: &'static str,
+    /// This core's queue lane (its own index): keeps its requests on its CPU.
+    lane: usize,
 }
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
@@ -45,9 +47,15 @@ pub fn next_request_id() -> u64 {
 }
 
 impl PhpHandler {
-    pub fn new(pool: WorkerPool, completions: Rc<Completions>, settings: Arc<PhpSettings>, driver: &'static str) -> Self {
+    pub fn new(
+        pool: WorkerPool,
+        completions: Rc<Completions>,
+        settings: Arc<PhpSettings>,
+        driver: &'static str,
+        lane: usize,
+    ) -> Self {
         let sink = completions.sink();
-        PhpHandler { pool, completions, sink, settings, driver }
+        PhpHandler { pool, completions, sink, settings, driver, lane }
     }
 
     pub async fn handle(&self, req: Request, target: PhpTarget, id: u64, trace: Option<TraceIds>) -> Response {
@@ -80,7 +88,7 @@ impl PhpHandler {
             driver: self.driver,
         };
         let reply = Reply::new(Arc::clone(&self.sink), receiver.token(), Arc::clone(&control));
-        if self.pool.submit(Job { request, reply, queued_at }).is_err() {
+        if self.pool.submit_to(self.lane, Job { request, reply, queued_at }).is_err() {
             let mut r = Response::text(503, "Service Unavailable: all PHP workers are busy\n");
             r.headers.push("Retry-After", Bytes::from_static(b"1"));
             return r;

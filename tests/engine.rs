@@ -23,6 +23,7 @@ fn engine() {
 fn pool(workers: usize) -> WorkerPool {
     engine();
     WorkerPool::start(PoolConfig {
+            lanes: 2,
         workers,
         queue_capacity: 4096,
         cpus: vec![],

@@ -1,8 +1,15 @@
-//! The PHP worker pool: one bounded lock-free queue feeding pinned ZTS threads.
+//! The PHP worker pool: bounded lock-free queues feeding pinned ZTS threads.
 //!
 //! Submitting never blocks (a full queue is reported at once, the caller answers 503);
 //! idle workers sleep on a condvar and are woken only when there is work, so an idle
 //! server uses no CPU.
+//!
+//! The queue is split into one lane per core (`PoolConfig::lanes`, each an `ArrayQueue`
+//! holding its share of QUEUE_CAPACITY). A core submits to its own lane and wakes a
+//! worker pinned to its own CPU, so in the common case a request never crosses CPUs —
+//! a cross-CPU wakeup costs far more than a local one in VMs. Nothing is stranded: a
+//! full lane overflows into the others, an idle worker takes work from any lane, and a
+//! core wakes an idle worker elsewhere when its own lane's workers are all busy.
 
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -23,6 +30,9 @@ pub struct PoolConfig {
     /// Requests after which a worker's PHP thread is replaced (0: never).
     pub max_requests: u64,
     pub limits: ExecLimits,
+    /// Queue lanes, normally one per core (worker `i` serves lane `i % lanes` and is
+    /// pinned to `cpus[i % cpus.len()]`); 1 gives a single shared queue.
+    pub lanes: usize,
 }
 
 /// Counters for /metrics and /ready.
@@ -35,11 +45,15 @@ pub struct PoolStats {
     pub executed: AtomicU64,
 }
 
-pub(crate) struct PoolShared {
+struct Lane {
     queue: ArrayQueue<Job>,
     sleepers: AtomicUsize,
     lock: Mutex<()>,
     wake: Condvar,
+}
+
+pub(crate) struct PoolShared {
+    lanes: Vec<Lane>,
     shutdown: AtomicBool,
     pub(crate) cfg: PoolConfig,
     pub(crate) stats: PoolStats,
@@ -55,11 +69,17 @@ impl WorkerPool {
     /// Starts the workers. The engine must be started and must outlive the pool.
     pub fn start(cfg: PoolConfig) -> std::io::Result<WorkerPool> {
         let workers = cfg.workers.max(1);
+        let lanes = cfg.lanes.clamp(1, workers);
+        let per_lane = cfg.queue_capacity.max(1).div_ceil(lanes);
         let shared = Arc::new(PoolShared {
-            queue: ArrayQueue::new(cfg.queue_capacity.max(1)),
-            sleepers: AtomicUsize::new(0),
-            lock: Mutex::new(()),
-            wake: Condvar::new(),
+            lanes: (0..lanes)
+                .map(|_| Lane {
+                    queue: ArrayQueue::new(per_lane),
+                    sleepers: AtomicUsize::new(0),
+                    lock: Mutex::new(()),
+                    wake: Condvar::new(),
+                })
+                .collect(),
             shutdown: AtomicBool::new(false),
             cfg,
             stats: PoolStats::default(),
@@ -71,29 +91,60 @@ impl WorkerPool {
         Ok(WorkerPool { shared })
     }
 
-    /// Queues a job, or gives it back at once when the queue is full.
+    /// Queues a job on lane 0's side; see `submit_to`.
     pub fn submit(&self, job: Job) -> Result<(), Job> {
-        self.shared.queue.push(job)?;
+        self.submit_to(0, job)
+    }
+
+    /// Queues a job in `lane` (the submitting core's), or in another lane when that one
+    /// is full; gives the job back at once when every lane is full.
+    pub fn submit_to(&self, lane: usize, job: Job) -> Result<(), Job> {
+        let lanes = &self.shared.lanes;
+        let n = lanes.len();
+        let mut job = job;
+        for k in 0..n {
+            let l = (lane + k) % n;
+            match lanes[l].queue.push(job) {
+                Ok(()) => {
+                    self.wake_for(l);
+                    return Ok(());
+                }
+                Err(j) => job = j,
+            }
+        }
+        Err(job)
+    }
+
+    fn wake_for(&self, lane: usize) {
+        let lanes = &self.shared.lanes;
         // Pairs with the fence in `next_job`: either we see the sleeper, or it sees
         // the job.
         fence(Ordering::SeqCst);
-        if self.shared.sleepers.load(Ordering::Relaxed) > 0 {
-            let _guard = self.shared.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.shared.wake.notify_one();
+        let n = lanes.len();
+        for k in 0..n {
+            let l = &lanes[(lane + k) % n];
+            if l.sleepers.load(Ordering::Relaxed) > 0 {
+                let _guard = l.lock.lock().unwrap_or_else(|e| e.into_inner());
+                l.wake.notify_one();
+                return;
+            }
         }
-        Ok(())
     }
 
     pub fn queue_len(&self) -> usize {
-        self.shared.queue.len()
+        self.shared.lanes.iter().map(|l| l.queue.len()).sum()
     }
 
     pub fn queue_capacity(&self) -> usize {
-        self.shared.queue.capacity()
+        self.shared.lanes.iter().map(|l| l.queue.capacity()).sum()
     }
 
     pub fn workers(&self) -> usize {
         self.shared.cfg.workers.max(1)
+    }
+
+    pub fn lanes(&self) -> usize {
+        self.shared.lanes.len()
     }
 
     pub fn stats(&self) -> &PoolStats {
@@ -103,9 +154,9 @@ impl WorkerPool {
     /// Lets queued jobs finish, then stops and joins every worker.
     pub fn shutdown(&self) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
-        {
-            let _guard = self.shared.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.shared.wake.notify_all();
+        for l in &self.shared.lanes {
+            let _guard = l.lock.lock().unwrap_or_else(|e| e.into_inner());
+            l.wake.notify_all();
         }
         loop {
             let handle = self.shared.threads.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -120,28 +171,40 @@ impl WorkerPool {
 }
 
 impl PoolShared {
-    /// The next job, sleeping while there is none; None once shut down and drained.
-    pub(crate) fn next_job(&self) -> Option<Job> {
+    pub(crate) fn lane_of(&self, worker_id: usize) -> usize {
+        worker_id % self.lanes.len()
+    }
+
+    /// A job from `lane`, else from any other lane.
+    fn take(&self, lane: usize) -> Option<Job> {
+        let n = self.lanes.len();
+        (0..n).find_map(|k| self.lanes[(lane + k) % n].queue.pop())
+    }
+
+    /// The next job for a worker of `lane`, sleeping while there is none anywhere; None
+    /// once shut down and drained.
+    pub(crate) fn next_job(&self, lane: usize) -> Option<Job> {
+        let own = &self.lanes[lane];
         loop {
-            if let Some(job) = self.queue.pop() {
+            if let Some(job) = self.take(lane) {
                 return Some(job);
             }
             if self.shutdown.load(Ordering::SeqCst) {
                 return None;
             }
-            let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.sleepers.fetch_add(1, Ordering::Relaxed);
+            let guard = own.lock.lock().unwrap_or_else(|e| e.into_inner());
+            own.sleepers.fetch_add(1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
-            if let Some(job) = self.queue.pop() {
-                self.sleepers.fetch_sub(1, Ordering::Relaxed);
+            if let Some(job) = self.take(lane) {
+                own.sleepers.fetch_sub(1, Ordering::Relaxed);
                 return Some(job);
             }
             if self.shutdown.load(Ordering::SeqCst) {
-                self.sleepers.fetch_sub(1, Ordering::Relaxed);
+                own.sleepers.fetch_sub(1, Ordering::Relaxed);
                 return None;
             }
-            let guard = self.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
-            self.sleepers.fetch_sub(1, Ordering::Relaxed);
+            let guard = own.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
+            own.sleepers.fetch_sub(1, Ordering::Relaxed);
             drop(guard);
         }
     }

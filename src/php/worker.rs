@@ -51,7 +51,8 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
 
     let mut served: u64 = 0;
     let mut recycle = false;
-    while let Some(job) = shared.next_job() {
+    let lane = shared.lane_of(id);
+    while let Some(job) = shared.next_job(lane) {
         shared.stats.busy.fetch_add(1, Ordering::Relaxed);
         let outcome = catch_unwind(AssertUnwindSafe(|| context::execute(&job, id, &cfg.limits, interrupt_flags)));
         shared.stats.busy.fetch_sub(1, Ordering::Relaxed);

@@ -80,7 +80,7 @@ pub fn run(index: usize, cpu: usize, listener: std::net::TcpListener, shared: Ar
         monoio::spawn(Rc::clone(&completions).reap());
         let executor = match (&shared.pool, shared.cfg.executor()) {
             (Some(pool), Executor::Php) => {
-                service::Executor::Php(PhpHandler::new(pool.clone(), completions, Arc::clone(&shared.php), driver))
+                service::Executor::Php(PhpHandler::new(pool.clone(), completions, Arc::clone(&shared.php), driver, index))
             }
             _ => service::Executor::Stub,
         };

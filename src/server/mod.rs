@@ -36,6 +36,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
         let ini = IniConfig { file: cfg.php_ini.clone(), overrides };
         let engine = Engine::start(&ini).map_err(|e| format!("PHP: {e}"))?;
         let pool = WorkerPool::start(PoolConfig {
+            lanes: cfg.queue_lanes.unwrap_or(cpus.len()),
             workers: cfg.workers(),
             queue_capacity: cfg.queue_capacity(),
             cpus: cpus.clone(),
