@@ -226,3 +226,42 @@ fn graceful_shutdown_finishes_in_flight_requests() {
     let mut buf = [0u8; 1];
     assert!(TcpStream::connect(&addr).map(|mut c| c.read(&mut buf)).is_err(), "no longer accepting");
 }
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn clients_that_leave_mid_request_leak_nothing() {
+    let s = TestServer::builder(&docroot()).env("PHP_WORKERS", "2").start();
+    get(&s.addr(), "/hello.php", &[]);
+    let before = open_fds(s.pid());
+    for _ in 0..100 {
+        let mut c = TcpStream::connect(s.addr()).unwrap();
+        c.write_all(b"GET /sleep.php?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        drop(c);
+    }
+    // Let the abandoned requests run out, then the server must be as it was.
+    let mut after = usize::MAX;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(100));
+        after = open_fds(s.pid());
+        if after <= before {
+            break;
+        }
+    }
+    assert!(after <= before, "open fds went from {before} to {after}");
+    assert_eq!(get(&s.addr(), "/hello.php", &[]).status, 200);
+}
+
+#[test]
+fn large_bodies_are_spooled_and_reach_php_intact() {
+    let s = TestServer::builder(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/php"))
+        .env("BODY_SPOOL_THRESHOLD", "64K")
+        .start();
+    let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let r = common::http_client::post(&s.addr(), "/engine/binary.php", "application/octet-stream", &body, &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), body.len());
+    assert!(r.body == body, "the spooled body reached php://input byte for byte");
+}
