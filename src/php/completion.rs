@@ -8,9 +8,10 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use atomic_waker::AtomicWaker;
 use crossbeam_queue::SegQueue;
 
 use super::reply::{ReplyEvent, ReplySink};
@@ -19,7 +20,7 @@ use super::reply::{ReplyEvent, ReplySink};
 pub struct CoreInbox {
     queue: SegQueue<(u64, ReplyEvent)>,
     notified: AtomicBool,
-    reaper: Mutex<Option<Waker>>,
+    reaper: AtomicWaker,
 }
 
 impl ReplySink for CoreInbox {
@@ -27,9 +28,7 @@ impl ReplySink for CoreInbox {
         self.queue.push((token, event));
         // One wake per batch: later deliveries see `notified` and skip it.
         if !self.notified.swap(true, Ordering::SeqCst) {
-            if let Some(w) = self.reaper.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                w.wake_by_ref();
-            }
+            self.reaper.wake();
         }
     }
 }
@@ -54,7 +53,7 @@ impl Completions {
             inbox: Arc::new(CoreInbox {
                 queue: SegQueue::new(),
                 notified: AtomicBool::new(false),
-                reaper: Mutex::new(None),
+                reaper: AtomicWaker::new(),
             }),
             slots: RefCell::new(Vec::new()),
             free: RefCell::new(Vec::new()),
@@ -108,12 +107,7 @@ impl Completions {
             while let Some((token, event)) = self.inbox.queue.pop() {
                 self.dispatch(token, event);
             }
-            {
-                let mut w = self.inbox.reaper.lock().unwrap_or_else(|e| e.into_inner());
-                if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    *w = Some(cx.waker().clone());
-                }
-            }
+            self.inbox.reaper.register(cx.waker());
             self.inbox.notified.store(false, Ordering::SeqCst);
             if self.inbox.queue.is_empty() {
                 return Poll::Pending;

@@ -20,6 +20,8 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("opcache.max_accelerated_files", "20000"),
     ("opcache.validate_timestamps", "1"),
     ("opcache.revalidate_freq", "2"),
+    // scripts/php-patches/0002: no per-request fcntl lock (one process; ignored unpatched).
+    ("opcache.usage_lock", "0"),
     ("memory_limit", "128M"),
     ("max_execution_time", "30"),
     ("max_input_time", "60"),
