@@ -1,7 +1,6 @@
 //! One request on a PHP thread: the state the SAPI callbacks work on, from startup to
 //! the final event sent back to the core.
 
-use std::ffi::CString;
 use std::time::{Instant, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -227,51 +226,67 @@ fn proto_num(v: Version) -> i32 {
     }
 }
 
-/// C strings for `uring_request_info`, owned for the duration of the request.
+/// The C strings of `uring_request_info`, NUL-terminated in one buffer (one allocation
+/// per request instead of one per string), alive for the duration of the request.
 struct InfoStrings {
-    method: CString,
-    uri: CString,
-    query: CString,
-    script: CString,
-    content_type: Option<CString>,
-    cookie: Option<CString>,
-    authorization: Option<CString>,
-}
-
-fn c(s: &[u8]) -> CString {
-    // Bytes after an embedded NUL are dropped: C would stop reading there anyway.
-    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-    CString::new(&s[..end]).unwrap_or_default()
+    buf: Vec<u8>,
+    method: usize,
+    uri: usize,
+    query: usize,
+    script: usize,
+    content_type: Option<usize>,
+    cookie: Option<usize>,
+    authorization: Option<usize>,
 }
 
 impl InfoStrings {
+    /// Appends `parts` joined by `sep` and a NUL; returns the start offset. Bytes after an
+    /// embedded NUL are cut: C would stop reading there anyway.
+    fn push<'b>(buf: &mut Vec<u8>, parts: impl Iterator<Item = &'b [u8]>, sep: &[u8]) -> usize {
+        let start = buf.len();
+        for (i, p) in parts.enumerate() {
+            if i > 0 {
+                buf.extend_from_slice(sep);
+            }
+            buf.extend_from_slice(p);
+        }
+        if let Some(nul) = buf[start..].iter().position(|&b| b == 0) {
+            buf.truncate(start + nul);
+        }
+        buf.push(0);
+        start
+    }
+
     fn new(job: &Job) -> InfoStrings {
         let r = &job.request;
-        let cookie = {
-            let mut parts = r.headers.get_all("Cookie");
-            match (parts.next(), parts.next()) {
-                (None, _) => None,
-                (Some(one), None) => Some(c(one)),
-                // HTTP/2 sends each cookie as its own header field (RFC 9113 §8.2.3).
-                (Some(first), Some(second)) => {
-                    let mut joined = first.to_vec();
-                    for p in std::iter::once(second).chain(parts) {
-                        joined.extend_from_slice(b"; ");
-                        joined.extend_from_slice(p);
-                    }
-                    Some(c(&joined))
-                }
-            }
-        };
-        InfoStrings {
-            method: c(r.method.as_str().as_bytes()),
-            uri: c(r.script_name.as_bytes()),
-            query: c(r.query.as_bytes()),
-            script: c(r.script_filename.as_bytes()),
-            content_type: r.headers.get("Content-Type").map(|v| c(v)),
-            cookie,
-            authorization: r.headers.get("Authorization").map(|v| c(v)),
+        let mut buf = Vec::with_capacity(
+            16 + r.script_name.len() + r.query.len() + r.script_filename.len() + r.headers.len() * 16,
+        );
+        fn one(s: &str) -> std::iter::Once<&[u8]> {
+            std::iter::once(s.as_bytes())
         }
+        let method = Self::push(&mut buf, one(r.method.as_str()), b"");
+        let uri = Self::push(&mut buf, one(&r.script_name), b"");
+        let query = Self::push(&mut buf, one(&r.query), b"");
+        let script = Self::push(&mut buf, one(&r.script_filename), b"");
+        let content_type =
+            r.headers.get("Content-Type").map(|v| Self::push(&mut buf, std::iter::once(v.as_ref()), b""));
+        // HTTP/2 sends each cookie as its own header field (RFC 9113 §8.2.3): join them.
+        let cookie = r
+            .headers
+            .contains("Cookie")
+            .then(|| Self::push(&mut buf, r.headers.get_all("Cookie").map(|v| v.as_ref()), b"; "));
+        let authorization =
+            r.headers.get("Authorization").map(|v| Self::push(&mut buf, std::iter::once(v.as_ref()), b""));
+        InfoStrings { buf, method, uri, query, script, content_type, cookie, authorization }
+    }
+
+    fn ptr(&self, offset: usize) -> *const libc::c_char {
+        self.buf[offset..].as_ptr() as *const libc::c_char
+    }
+
+    fn opt(&self, offset: Option<usize>) -> *const libc::c_char {
+        offset.map_or(std::ptr::null(), |o| self.ptr(o))
     }
 }
 
@@ -281,14 +296,14 @@ pub(crate) fn execute(job: &Job, worker_id: usize, limits: &ExecLimits, interrup
     let r = &job.request;
     let has_body = !r.body.is_empty() || r.headers.contains("Content-Length");
     let info = ffi::uring_request_info {
-        method: strings.method.as_ptr(),
-        request_uri: strings.uri.as_ptr(),
-        query_string: strings.query.as_ptr(),
-        script_filename: strings.script.as_ptr(),
-        content_type: strings.content_type.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+        method: strings.ptr(strings.method),
+        request_uri: strings.ptr(strings.uri),
+        query_string: strings.ptr(strings.query),
+        script_filename: strings.ptr(strings.script),
+        content_type: strings.opt(strings.content_type),
         content_length: if has_body { r.body.len() as i64 } else { -1 },
-        cookie: strings.cookie.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
-        authorization: strings.authorization.as_ref().map_or(std::ptr::null(), |s| s.as_ptr()),
+        cookie: strings.opt(strings.cookie),
+        authorization: strings.opt(strings.authorization),
         proto_num: proto_num(r.version),
     };
     let mut ctx = RequestCtx {
