@@ -11,8 +11,8 @@ use bytes::Bytes;
 use serde_json::Value;
 use uring_http::{Headers, Method, RequestBody, Version};
 use uring_php::php::{
-    Engine, ExecLimits, IniConfig, Job, PoolConfig, Reply, ReplyEvent, ReplySink, RequestControl, ScriptRequest,
-    WorkerPool,
+    Engine, ExecLimits, IniConfig, Job, PoolConfig, Reply, ReplyEvent, ReplySink, RequestControl,
+    ScriptRequest, WorkerPool,
 };
 
 fn engine() {
@@ -23,7 +23,7 @@ fn engine() {
 fn pool(workers: usize) -> WorkerPool {
     engine();
     WorkerPool::start(PoolConfig {
-            lanes: 2,
+        lanes: 2,
         workers,
         queue_capacity: 4096,
         cpus: vec![],
@@ -54,16 +54,24 @@ struct Answer {
 
 impl Answer {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     fn all(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 }
 
@@ -76,7 +84,13 @@ struct Req {
 }
 
 fn get(script: &'static str, query: &str) -> Req {
-    Req { method: Method::Get, script, query: query.to_string(), headers: vec![], body: vec![] }
+    Req {
+        method: Method::Get,
+        script,
+        query: query.to_string(),
+        headers: vec![],
+        body: vec![],
+    }
 }
 
 fn post(script: &'static str, query: &str, content_type: &str, body: Vec<u8>) -> Req {
@@ -100,7 +114,11 @@ fn submit(pool: &WorkerPool, r: Req) -> mpsc::Receiver<ReplyEvent> {
     if !r.body.is_empty() {
         headers.push("Content-Length", r.body.len().to_string());
     }
-    let uri = if r.query.is_empty() { format!("/{}", r.script) } else { format!("/{}?{}", r.script, r.query) };
+    let uri = if r.query.is_empty() {
+        format!("/{}", r.script)
+    } else {
+        format!("/{}?{}", r.script, r.query)
+    };
     let request = ScriptRequest {
         id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         method: r.method,
@@ -113,7 +131,11 @@ fn submit(pool: &WorkerPool, r: Req) -> mpsc::Receiver<ReplyEvent> {
         version: Version::Http11,
         headers,
         host: Some("localhost".into()),
-        body: if r.body.is_empty() { RequestBody::Empty } else { RequestBody::Memory(Bytes::from(r.body)) },
+        body: if r.body.is_empty() {
+            RequestBody::Empty
+        } else {
+            RequestBody::Memory(Bytes::from(r.body))
+        },
         remote_addr: "127.0.0.1:40000".parse().unwrap(),
         local_addr: "127.0.0.1:8080".parse().unwrap(),
         tls: false,
@@ -124,7 +146,11 @@ fn submit(pool: &WorkerPool, r: Req) -> mpsc::Receiver<ReplyEvent> {
     };
     let control = Arc::new(RequestControl::new(None, Instant::now()));
     let reply = Reply::new(Arc::new(ChannelSink(Mutex::new(tx))), 0, control);
-    let job = Job { request, reply, queued_at: Instant::now() };
+    let job = Job {
+        request,
+        reply,
+        queued_at: Instant::now(),
+    };
     if pool.submit(job).is_err() {
         panic!("queue full");
     }
@@ -135,12 +161,16 @@ fn collect(rx: mpsc::Receiver<ReplyEvent>) -> Answer {
     let timeout = Duration::from_secs(30);
     let first = rx.recv_timeout(timeout).expect("a reply within 30 s");
     let convert = |h: &Headers| {
-        h.iter().map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v).into_owned())).collect::<Vec<_>>()
+        h.iter()
+            .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v).into_owned()))
+            .collect::<Vec<_>>()
     };
     match first {
-        ReplyEvent::Complete(r) => {
-            Answer { status: r.head.status, headers: convert(&r.head.headers), body: r.body.to_vec().unwrap() }
-        }
+        ReplyEvent::Complete(r) => Answer {
+            status: r.head.status,
+            headers: convert(&r.head.headers),
+            body: r.body.to_vec().unwrap(),
+        },
         ReplyEvent::StreamStart(head) => {
             let mut body = Vec::new();
             loop {
@@ -150,7 +180,11 @@ fn collect(rx: mpsc::Receiver<ReplyEvent>) -> Answer {
                     other => panic!("unexpected {other:?}"),
                 }
             }
-            Answer { status: head.status, headers: convert(&head.headers), body }
+            Answer {
+                status: head.status,
+                headers: convert(&head.headers),
+                body,
+            }
         }
         other => panic!("unexpected first event {other:?}"),
     }
@@ -166,7 +200,13 @@ fn thousand_concurrent_requests_each_get_their_own_response() {
     let mut pending = Vec::new();
     for i in 0..1200 {
         let body = format!("payload-{i}").into_bytes();
-        pending.push((i, submit(&pool, post("echo_id.php", &format!("id={i}"), "text/plain", body))));
+        pending.push((
+            i,
+            submit(
+                &pool,
+                post("echo_id.php", &format!("id={i}"), "text/plain", body),
+            ),
+        ));
     }
     let mut workers = HashSet::new();
     for (i, rx) in pending {
@@ -178,14 +218,24 @@ fn thousand_concurrent_requests_each_get_their_own_response() {
         assert!(text.starts_with(&prefix), "request {i} got {text:?}");
         workers.insert(text[prefix.len()..].to_string());
     }
-    assert_eq!(workers.len(), 4, "all four workers served requests: {workers:?}");
+    assert_eq!(
+        workers.len(),
+        4,
+        "all four workers served requests: {workers:?}"
+    );
     pool.shutdown();
 }
 
 #[test]
 fn get_query_parsing_matches_php() {
     let pool = pool(2);
-    let a = run(&pool, get("dump.php", "a[b][]=1&a[b][]=2&plus=a+b&pct=%26%3D&rep=1&rep=2&empty=&flag"));
+    let a = run(
+        &pool,
+        get(
+            "dump.php",
+            "a[b][]=1&a[b][]=2&plus=a+b&pct=%26%3D&rep=1&rep=2&empty=&flag",
+        ),
+    );
     let j = a.json();
     assert_eq!(j["get"]["a"]["b"], serde_json::json!(["1", "2"]));
     assert_eq!(j["get"]["plus"], "a b");
@@ -201,8 +251,14 @@ fn get_query_parsing_matches_php() {
 #[test]
 fn urlencoded_post_cookies_and_request_order() {
     let pool = pool(2);
-    let mut r = post("dump.php", "x=fromget&both=get", "application/x-www-form-urlencoded", b"y=fr+om&both=post&arr[]=1".to_vec());
-    r.headers.push(("Cookie", "c1=v1; c2=hello%20world; both=cookie".into()));
+    let mut r = post(
+        "dump.php",
+        "x=fromget&both=get",
+        "application/x-www-form-urlencoded",
+        b"y=fr+om&both=post&arr[]=1".to_vec(),
+    );
+    r.headers
+        .push(("Cookie", "c1=v1; c2=hello%20world; both=cookie".into()));
     let j = run(&pool, r).json();
     assert_eq!(j["post"]["y"], "fr om");
     assert_eq!(j["post"]["arr"], serde_json::json!(["1"]));
@@ -222,16 +278,40 @@ fn urlencoded_post_cookies_and_request_order() {
 fn server_variables_are_complete() {
     let pool = pool(1);
     let mut r = post("dump.php", "q=1", "text/plain", b"abc".to_vec());
-    r.headers.push(("Authorization", "Basic dXNlcjpwYXNz".into()));
+    r.headers
+        .push(("Authorization", "Basic dXNlcjpwYXNz".into()));
     r.headers.push(("X-Custom-Thing", "yes".into()));
     let j = run(&pool, r).json();
     let s = &j["server"];
     for key in [
-        "REQUEST_METHOD", "REQUEST_URI", "QUERY_STRING", "SCRIPT_NAME", "SCRIPT_FILENAME", "PATH_INFO", "PHP_SELF",
-        "DOCUMENT_ROOT", "DOCUMENT_URI", "SERVER_PROTOCOL", "REQUEST_SCHEME", "GATEWAY_INTERFACE", "SERVER_SOFTWARE",
-        "REMOTE_ADDR", "REMOTE_PORT", "SERVER_ADDR", "SERVER_PORT", "SERVER_NAME", "REDIRECT_STATUS", "CONTENT_TYPE",
-        "CONTENT_LENGTH", "REQUEST_TIME", "REQUEST_TIME_FLOAT", "HTTP_HOST", "HTTP_AUTHORIZATION", "URING_REQUEST_ID",
-        "URING_WORKER_ID", "HTTP_X_CUSTOM_THING",
+        "REQUEST_METHOD",
+        "REQUEST_URI",
+        "QUERY_STRING",
+        "SCRIPT_NAME",
+        "SCRIPT_FILENAME",
+        "PATH_INFO",
+        "PHP_SELF",
+        "DOCUMENT_ROOT",
+        "DOCUMENT_URI",
+        "SERVER_PROTOCOL",
+        "REQUEST_SCHEME",
+        "GATEWAY_INTERFACE",
+        "SERVER_SOFTWARE",
+        "REMOTE_ADDR",
+        "REMOTE_PORT",
+        "SERVER_ADDR",
+        "SERVER_PORT",
+        "SERVER_NAME",
+        "REDIRECT_STATUS",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "REQUEST_TIME",
+        "REQUEST_TIME_FLOAT",
+        "HTTP_HOST",
+        "HTTP_AUTHORIZATION",
+        "URING_REQUEST_ID",
+        "URING_WORKER_ID",
+        "HTTP_X_CUSTOM_THING",
     ] {
         assert!(s.get(key).is_some(), "$_SERVER[{key}] missing: {s}");
     }
@@ -251,7 +331,10 @@ fn server_variables_are_complete() {
     assert_eq!(s["PHP_AUTH_PW"], "pass");
     assert_eq!(s["HTTP_X_CUSTOM_THING"], "yes");
     assert!(s.get("HTTPS").is_none());
-    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     assert!((s["REQUEST_TIME"].as_i64().unwrap() - now).abs() < 60);
     pool.shutdown();
 }
@@ -278,7 +361,11 @@ fn md5_hex(data: &[u8]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("d");
     std::fs::write(&f, data).unwrap();
-    let out = std::process::Command::new(php).arg("-r").arg(format!("echo md5_file('{}');", f.display())).output().unwrap();
+    let out = std::process::Command::new(php)
+        .arg("-r")
+        .arg(format!("echo md5_file('{}');", f.display()))
+        .output()
+        .unwrap();
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -286,9 +373,22 @@ fn md5_hex(data: &[u8]) -> String {
 fn multipart_uploads_three_files() {
     let pool = pool(2);
     let big: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
-    let files: [(&str, &str, &[u8]); 3] = [("f[]", "a.txt", b"alpha"), ("f[]", "b.bin", &big), ("f[]", "c.txt", b"")];
+    let files: [(&str, &str, &[u8]); 3] = [
+        ("f[]", "a.txt", b"alpha"),
+        ("f[]", "b.bin", &big),
+        ("f[]", "c.txt", b""),
+    ];
     let body = multipart("XyZ123", &[("title", "hello")], &files);
-    let j = run(&pool, post("upload.php", "", "multipart/form-data; boundary=XyZ123", body)).json();
+    let j = run(
+        &pool,
+        post(
+            "upload.php",
+            "",
+            "multipart/form-data; boundary=XyZ123",
+            body,
+        ),
+    )
+    .json();
     let got = j["files"].as_array().unwrap();
     assert_eq!(got.len(), 3, "{j}");
     assert_eq!(j["post"]["title"], "hello");
@@ -306,7 +406,10 @@ fn multipart_uploads_three_files() {
 fn binary_body_round_trips() {
     let pool = pool(1);
     let body: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
-    let a = run(&pool, post("binary.php", "", "application/octet-stream", body.clone()));
+    let a = run(
+        &pool,
+        post("binary.php", "", "application/octet-stream", body.clone()),
+    );
     assert_eq!(a.status, 200);
     assert_eq!(a.body, body);
     pool.shutdown();
@@ -317,7 +420,10 @@ fn headers_cookies_status_and_redirects() {
     let pool = pool(2);
     let a = run(&pool, get("headers.php", "mode=cookies"));
     assert_eq!(a.status, 200);
-    assert_eq!(a.all("Set-Cookie"), vec!["a=1", "b=two%20words; path=/x; HttpOnly; SameSite=Lax"]);
+    assert_eq!(
+        a.all("Set-Cookie"),
+        vec!["a=1", "b=two%20words; path=/x; HttpOnly; SameSite=Lax"]
+    );
     assert_eq!(a.header("X-One"), Some("1"));
     assert_eq!(a.all("X-Multi"), vec!["a", "b"]);
     assert_eq!(a.all("X-Replaced"), vec!["new"]);
@@ -336,7 +442,11 @@ fn headers_cookies_status_and_redirects() {
     assert_eq!(a.status, 404);
     let a = run(&pool, get("headers.php", "mode=crlf"));
     assert_eq!(a.status, 200);
-    assert!(a.header("X-Injected").is_none() && a.header("X-Evil").is_none() && a.header("X-Ctl").is_none());
+    assert!(
+        a.header("X-Injected").is_none()
+            && a.header("X-Evil").is_none()
+            && a.header("X-Ctl").is_none()
+    );
     pool.shutdown();
 }
 
@@ -364,7 +474,12 @@ fn failures_end_one_request_not_the_worker() {
         assert_eq!(ok.status, 200, "request after {mode}");
         assert_eq!(ok.text(), "id=after;body=;worker=0");
     }
-    assert_eq!(pool.stats().deaths.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        pool.stats()
+            .deaths
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     pool.shutdown();
 }
 
@@ -377,7 +492,10 @@ fn a_timeout_on_one_thread_leaves_the_other_alone() {
     let l = collect(looping);
     assert_eq!(l.status, 500, "the looping request timed out");
     let a = collect(long);
-    assert_eq!((a.status, a.text().as_str()), (200, "before;long-done;after"));
+    assert_eq!(
+        (a.status, a.text().as_str()),
+        (200, "before;long-done;after")
+    );
     pool.shutdown();
 }
 
@@ -390,7 +508,9 @@ fn opcache_is_on_and_hits_grow_across_threads() {
     let mut workers = HashSet::new();
     let mut last = first["hits"].as_i64().unwrap();
     for _ in 0..20 {
-        let pending: Vec<_> = (0..4).map(|_| submit(&pool, get("opcache.php", ""))).collect();
+        let pending: Vec<_> = (0..4)
+            .map(|_| submit(&pool, get("opcache.php", "")))
+            .collect();
         for rx in pending {
             let j = collect(rx).json();
             workers.insert(j["worker"].as_i64().unwrap());
@@ -398,7 +518,11 @@ fn opcache_is_on_and_hits_grow_across_threads() {
             last = last.max(hits);
         }
     }
-    assert!(last > first["hits"].as_i64().unwrap() + 10, "hits grew: {} -> {last}", first["hits"]);
+    assert!(
+        last > first["hits"].as_i64().unwrap() + 10,
+        "hits grew: {} -> {last}",
+        first["hits"]
+    );
     assert_eq!(workers.len(), 2, "both threads used the shared cache");
     pool.shutdown();
 }

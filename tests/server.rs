@@ -22,7 +22,10 @@ fn static_file_type_etag_and_304() {
     assert_eq!(r.body_str(), "static text\n");
     assert_eq!(r.header("Content-Type"), Some("text/plain"));
     let etag = r.header("ETag").expect("ETag").to_string();
-    let lm = r.header("Last-Modified").expect("Last-Modified").to_string();
+    let lm = r
+        .header("Last-Modified")
+        .expect("Last-Modified")
+        .to_string();
     let r = get(&s.addr(), "/plain.txt", &[("If-None-Match", &etag)]);
     assert_eq!(r.status, 304);
     assert!(r.body.is_empty());
@@ -71,11 +74,22 @@ fn traversal_hidden_files_and_php_source_are_refused() {
     ] {
         let raw = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         let r = send_raw(&s.addr(), raw.as_bytes());
-        assert!(matches!(r.status, 400 | 403 | 404), "{path} gave {}", r.status);
-        assert!(!r.body_str().contains("root:") && !r.body_str().contains("SECRET"), "{path} leaked");
+        assert!(
+            matches!(r.status, 400 | 403 | 404),
+            "{path} gave {}",
+            r.status
+        );
+        assert!(
+            !r.body_str().contains("root:") && !r.body_str().contains("SECRET"),
+            "{path} leaked"
+        );
     }
     let r = get(&s.addr(), "/source.php", &[]);
-    assert_eq!(r.body_str(), "source", "PHP files are executed, never served as source");
+    assert_eq!(
+        r.body_str(),
+        "source",
+        "PHP files are executed, never served as source"
+    );
 }
 
 #[test]
@@ -85,7 +99,10 @@ fn directories_redirect_and_index() {
     assert_eq!(r.status, 301);
     assert_eq!(r.header("Location"), Some("/dir/"));
     let r = get(&s.addr(), "/dir/", &[]);
-    assert_eq!((r.status, r.body_str()), (200, "<html>dir index</html>\n".to_string()));
+    assert_eq!(
+        (r.status, r.body_str()),
+        (200, "<html>dir index</html>\n".to_string())
+    );
 }
 
 #[test]
@@ -94,7 +111,9 @@ fn unknown_methods_get_405_with_allow() {
     let r = request(&s.addr(), "BREW", "/hello.php", &[], b"");
     assert_eq!(r.status, 405);
     let allow = r.header("Allow").expect("Allow");
-    for m in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY"] {
+    for m in [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "QUERY",
+    ] {
         assert!(allow.contains(m), "{allow}");
     }
     let r = request(&s.addr(), "QUERY", "/hello.php", &[], b"");
@@ -103,7 +122,10 @@ fn unknown_methods_get_405_with_allow() {
 
 #[test]
 fn full_queue_answers_503_at_once() {
-    let s = TestServer::builder(&docroot()).env("PHP_WORKERS", "1").env("QUEUE_CAPACITY", "1").start();
+    let s = TestServer::builder(&docroot())
+        .env("PHP_WORKERS", "1")
+        .env("QUEUE_CAPACITY", "1")
+        .start();
     let addr = s.addr();
     let handles: Vec<_> = (0..6)
         .map(|_| {
@@ -124,14 +146,21 @@ fn full_queue_answers_503_at_once() {
 
 #[test]
 fn request_timeout_gives_504_and_frees_the_worker() {
-    let s = TestServer::builder(&docroot()).env("PHP_WORKERS", "1").env("REQUEST_TIMEOUT", "1s").start();
+    let s = TestServer::builder(&docroot())
+        .env("PHP_WORKERS", "1")
+        .env("REQUEST_TIMEOUT", "1s")
+        .start();
     let r = get(&s.addr(), "/sleep.php?ms=20000", &[]);
     assert_eq!(r.status, 504);
     // The only worker was stopped by PHP's own timeout, so this is served (well before
     // the 20 s the first script wanted).
     let r = get(&s.addr(), "/hello.php", &[]);
     assert_eq!((r.status, r.body_str()), (200, "Hello, World!".to_string()));
-    assert!(s.log().contains("Maximum execution time"), "PHP reported its timeout:\n{}", s.log());
+    assert!(
+        s.log().contains("Maximum execution time"),
+        "PHP reported its timeout:\n{}",
+        s.log()
+    );
 }
 
 #[test]
@@ -181,7 +210,11 @@ fn keep_alive_and_pipelining() {
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut batch = Vec::new();
     for i in 0..10 {
-        let path = if i % 2 == 0 { "/plain.txt" } else { "/worker.php" };
+        let path = if i % 2 == 0 {
+            "/plain.txt"
+        } else {
+            "/worker.php"
+        };
         batch.extend_from_slice(format!("GET {path}?n={i} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
     }
     c.write_all(&batch).unwrap();
@@ -192,14 +225,20 @@ fn keep_alive_and_pipelining() {
         if i % 2 == 0 {
             assert_eq!(r.body_str(), "static text\n", "response {i} in order");
         } else {
-            assert!(r.body_str().parse::<u32>().is_ok(), "response {i} is the PHP one: {}", r.body_str());
+            assert!(
+                r.body_str().parse::<u32>().is_ok(),
+                "response {i} is the PHP one: {}",
+                r.body_str()
+            );
         }
     }
 }
 
 #[test]
 fn stub_executor_answers_without_php() {
-    let s = TestServer::builder(&docroot()).env("EXECUTOR", "stub").start();
+    let s = TestServer::builder(&docroot())
+        .env("EXECUTOR", "stub")
+        .start();
     let r = get(&s.addr(), "/sleep.php", &[]);
     assert_eq!((r.status, r.body_str()), (200, "Hello, World!".to_string()));
     assert!(!s.log().contains("php_workers\":2"));
@@ -224,21 +263,31 @@ fn graceful_shutdown_finishes_in_flight_requests() {
     let status = s.wait(Duration::from_secs(20)).expect("exits");
     assert_eq!(status.code(), Some(0));
     let mut buf = [0u8; 1];
-    assert!(TcpStream::connect(&addr).map(|mut c| c.read(&mut buf)).is_err(), "no longer accepting");
+    assert!(
+        TcpStream::connect(&addr)
+            .map(|mut c| c.read(&mut buf))
+            .is_err(),
+        "no longer accepting"
+    );
 }
 
 fn open_fds(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 #[test]
 fn clients_that_leave_mid_request_leak_nothing() {
-    let s = TestServer::builder(&docroot()).env("PHP_WORKERS", "2").start();
+    let s = TestServer::builder(&docroot())
+        .env("PHP_WORKERS", "2")
+        .start();
     get(&s.addr(), "/hello.php", &[]);
     let before = open_fds(s.pid());
     for _ in 0..100 {
         let mut c = TcpStream::connect(s.addr()).unwrap();
-        c.write_all(b"GET /sleep.php?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        c.write_all(b"GET /sleep.php?ms=20 HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         drop(c);
     }
     // Let the abandoned requests run out, then the server must be as it was.
@@ -260,8 +309,17 @@ fn large_bodies_are_spooled_and_reach_php_intact() {
         .env("BODY_SPOOL_THRESHOLD", "64K")
         .start();
     let body: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
-    let r = common::http_client::post(&s.addr(), "/engine/binary.php", "application/octet-stream", &body, &[]);
+    let r = common::http_client::post(
+        &s.addr(),
+        "/engine/binary.php",
+        "application/octet-stream",
+        &body,
+        &[],
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len(), body.len());
-    assert!(r.body == body, "the spooled body reached php://input byte for byte");
+    assert!(
+        r.body == body,
+        "the spooled body reached php://input byte for byte"
+    );
 }

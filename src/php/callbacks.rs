@@ -28,7 +28,9 @@ unsafe fn bytes<'a>(ptr: *const c_char, len: usize) -> &'a [u8] {
 #[no_mangle]
 pub unsafe extern "C" fn uring_rs_ub_write(c: *mut c_void, s: *const c_char, len: usize) -> c_int {
     // SAFETY: C passes SG(server_context) and PHP's output buffer of `len` bytes.
-    let (Some(c), data) = (unsafe { ctx(c) }, unsafe { bytes(s, len) }) else { return 0 };
+    let (Some(c), data) = (unsafe { ctx(c) }, unsafe { bytes(s, len) }) else {
+        return 0;
+    };
     (!c.write(data)) as c_int
 }
 
@@ -64,14 +66,19 @@ pub unsafe extern "C" fn uring_rs_send_headers(
         unsafe { std::slice::from_raw_parts(headers, count) }
     };
     // SAFETY: each entry points at PHP's header string of `len` bytes.
-    let lines: Vec<&[u8]> = list.iter().map(|h| unsafe { bytes(h.line, h.len) }).collect();
+    let lines: Vec<&[u8]> = list
+        .iter()
+        .map(|h| unsafe { bytes(h.line, h.len) })
+        .collect();
     c.send_headers(status, line, &lines);
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn uring_rs_read_post(c: *mut c_void, buf: *mut c_char, len: usize) -> usize {
     // SAFETY: C passes SG(server_context) and PHP's buffer of `len` writable bytes.
-    let Some(c) = (unsafe { ctx(c) }) else { return 0 };
+    let Some(c) = (unsafe { ctx(c) }) else {
+        return 0;
+    };
     if buf.is_null() || len == 0 {
         return 0;
     }
@@ -81,7 +88,10 @@ pub unsafe extern "C" fn uring_rs_read_post(c: *mut c_void, buf: *mut c_char, le
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn uring_rs_server_vars(c: *mut c_void, count: *mut usize) -> *const uring_var {
+pub unsafe extern "C" fn uring_rs_server_vars(
+    c: *mut c_void,
+    count: *mut usize,
+) -> *const uring_var {
     // SAFETY: C passes SG(server_context) and a valid out pointer.
     let Some(c) = (unsafe { ctx(c) }) else {
         unsafe { *count = 0 };

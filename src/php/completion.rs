@@ -70,7 +70,12 @@ impl Completions {
         let index = match self.free.borrow_mut().pop() {
             Some(i) => i,
             None => {
-                slots.push(Slot { generation: 0, events: VecDeque::new(), waker: None, in_use: false });
+                slots.push(Slot {
+                    generation: 0,
+                    events: VecDeque::new(),
+                    waker: None,
+                    in_use: false,
+                });
                 (slots.len() - 1) as u32
             }
         };
@@ -78,7 +83,10 @@ impl Completions {
         slot.generation = slot.generation.wrapping_add(1);
         slot.in_use = true;
         let token = (slot.generation as u64) << 32 | index as u64;
-        Receiver { completions: Rc::clone(self), token }
+        Receiver {
+            completions: Rc::clone(self),
+            token,
+        }
     }
 
     fn dispatch(&self, token: u64, event: ReplyEvent) {

@@ -24,7 +24,10 @@ pub struct ExecLimits {
 
 impl Default for ExecLimits {
     fn default() -> Self {
-        ExecLimits { spill_threshold: 1 << 20, stream_buffer: 1 << 20 }
+        ExecLimits {
+            spill_threshold: 1 << 20,
+            stream_buffer: 1 << 20,
+        }
     }
 }
 
@@ -133,7 +136,11 @@ impl<'a> RequestCtx<'a> {
     }
 
     pub fn request_time(&self) -> f64 {
-        self.job.request.received_at.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+        self.job
+            .request
+            .received_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64())
     }
 
     /// uring_finish_request(): PHP already flushed its buffers and sent the headers.
@@ -175,14 +182,19 @@ impl<'a> RequestCtx<'a> {
             s.push(0);
             self.server_info = Some(s);
         }
-        self.server_info.as_ref().map_or(std::ptr::null(), |s| s.as_ptr() as *const libc::c_char)
+        self.server_info
+            .as_ref()
+            .map_or(std::ptr::null(), |s| s.as_ptr() as *const libc::c_char)
     }
 
     // ---- the request's end ----
 
     fn timing(&self) -> WorkerTiming {
         WorkerTiming {
-            queue_micros: self.started.saturating_duration_since(self.job.queued_at).as_micros() as u64,
+            queue_micros: self
+                .started
+                .saturating_duration_since(self.job.queued_at)
+                .as_micros() as u64,
             php_micros: self.started.elapsed().as_micros() as u64,
         }
     }
@@ -191,7 +203,10 @@ impl<'a> RequestCtx<'a> {
         let mut head = self.head.take().unwrap_or_else(default_head);
         head.timing = self.timing();
         let output = std::mem::replace(&mut self.output, Output::new(0));
-        self.job.reply.send(ReplyEvent::Complete(ScriptResponse { head, body: output.into_body() }));
+        self.job.reply.send(ReplyEvent::Complete(ScriptResponse {
+            head,
+            body: output.into_body(),
+        }));
     }
 
     fn end(mut self, ran: bool) {
@@ -204,9 +219,16 @@ impl<'a> RequestCtx<'a> {
             Mode::Buffering if ran => self.send_complete(),
             Mode::Buffering => {
                 let mut headers = Headers::new();
-                headers.push("Content-Type", Bytes::from_static(b"text/plain; charset=utf-8"));
+                headers.push(
+                    "Content-Type",
+                    Bytes::from_static(b"text/plain; charset=utf-8"),
+                );
                 self.job.reply.send(ReplyEvent::Complete(ScriptResponse {
-                    head: ResponseHead { status: 500, headers, timing: self.timing() },
+                    head: ResponseHead {
+                        status: 500,
+                        headers,
+                        timing: self.timing(),
+                    },
                     body: ScriptBody::Bytes(Bytes::from_static(b"Internal Server Error\n")),
                 }));
             }
@@ -215,7 +237,11 @@ impl<'a> RequestCtx<'a> {
 }
 
 fn default_head() -> ResponseHead {
-    ResponseHead { status: 200, headers: Headers::new(), timing: WorkerTiming::default() }
+    ResponseHead {
+        status: 200,
+        headers: Headers::new(),
+        timing: WorkerTiming::default(),
+    }
 }
 
 fn proto_num(v: Version) -> i32 {
@@ -260,7 +286,10 @@ impl InfoStrings {
     fn new(job: &Job) -> InfoStrings {
         let r = &job.request;
         let mut buf = Vec::with_capacity(
-            16 + r.script_name.len() + r.query.len() + r.script_filename.len() + r.headers.len() * 16,
+            16 + r.script_name.len()
+                + r.query.len()
+                + r.script_filename.len()
+                + r.headers.len() * 16,
         );
         fn one(s: &str) -> std::iter::Once<&[u8]> {
             std::iter::once(s.as_bytes())
@@ -269,16 +298,32 @@ impl InfoStrings {
         let uri = Self::push(&mut buf, one(&r.script_name), b"");
         let query = Self::push(&mut buf, one(&r.query), b"");
         let script = Self::push(&mut buf, one(&r.script_filename), b"");
-        let content_type =
-            r.headers.get("Content-Type").map(|v| Self::push(&mut buf, std::iter::once(v.as_ref()), b""));
-        // HTTP/2 sends each cookie as its own header field (RFC 9113 §8.2.3): join them.
-        let cookie = r
+        let content_type = r
             .headers
-            .contains("Cookie")
-            .then(|| Self::push(&mut buf, r.headers.get_all("Cookie").map(|v| v.as_ref()), b"; "));
-        let authorization =
-            r.headers.get("Authorization").map(|v| Self::push(&mut buf, std::iter::once(v.as_ref()), b""));
-        InfoStrings { buf, method, uri, query, script, content_type, cookie, authorization }
+            .get("Content-Type")
+            .map(|v| Self::push(&mut buf, std::iter::once(v.as_ref()), b""));
+        // HTTP/2 sends each cookie as its own header field (RFC 9113 §8.2.3): join them.
+        let cookie = r.headers.contains("Cookie").then(|| {
+            Self::push(
+                &mut buf,
+                r.headers.get_all("Cookie").map(|v| v.as_ref()),
+                b"; ",
+            )
+        });
+        let authorization = r
+            .headers
+            .get("Authorization")
+            .map(|v| Self::push(&mut buf, std::iter::once(v.as_ref()), b""));
+        InfoStrings {
+            buf,
+            method,
+            uri,
+            query,
+            script,
+            content_type,
+            cookie,
+            authorization,
+        }
     }
 
     fn ptr(&self, offset: usize) -> *const libc::c_char {
@@ -291,7 +336,12 @@ impl InfoStrings {
 }
 
 /// Runs one job to completion on the current (PHP) thread and sends its reply.
-pub(crate) fn execute(job: &Job, worker_id: usize, limits: &ExecLimits, interrupt_flags: *mut libc::c_void) {
+pub(crate) fn execute(
+    job: &Job,
+    worker_id: usize,
+    limits: &ExecLimits,
+    interrupt_flags: *mut libc::c_void,
+) {
     let strings = InfoStrings::new(job);
     let r = &job.request;
     let has_body = !r.body.is_empty() || r.headers.contains("Content-Length");
@@ -321,10 +371,15 @@ pub(crate) fn execute(job: &Job, worker_id: usize, limits: &ExecLimits, interrup
     job.reply.control.set_running(interrupt_flags);
     // SAFETY: `ctx` outlives the call and is only reached through the callbacks this
     // thread runs during it; `info`'s strings are owned by `strings`, alive until after.
-    let status = unsafe { ffi::uring_execute(&mut ctx as *mut RequestCtx as *mut libc::c_void, &info) };
+    let status =
+        unsafe { ffi::uring_execute(&mut ctx as *mut RequestCtx as *mut libc::c_void, &info) };
     job.reply.control.clear_running();
     if status > 0 {
-        tracing::debug!(request_id = r.id, exit_status = status, "script exited with a status");
+        tracing::debug!(
+            request_id = r.id,
+            exit_status = status,
+            "script exited with a status"
+        );
     }
     ctx.end(status >= 0);
 }

@@ -20,7 +20,9 @@ impl Engine {
     /// is once per process) or if PHP refuses its configuration.
     pub fn start(ini: &IniConfig) -> io::Result<Engine> {
         if STARTED.swap(true, Ordering::SeqCst) {
-            return Err(io::Error::other("the PHP engine is already started in this process"));
+            return Err(io::Error::other(
+                "the PHP engine is already started in this process",
+            ));
         }
         install_interrupt_signal()?;
         let defaults = cstring(IniConfig::defaults_text())?;
@@ -29,7 +31,10 @@ impl Engine {
             Some(p) => {
                 if !p.is_file() {
                     STARTED.store(false, Ordering::SeqCst);
-                    return Err(io::Error::other(format!("php.ini file {} is not a readable file", p.display())));
+                    return Err(io::Error::other(format!(
+                        "php.ini file {} is not a readable file",
+                        p.display()
+                    )));
                 }
                 Some(cstring(p.to_string_lossy().into_owned())?)
             }
@@ -46,7 +51,9 @@ impl Engine {
         };
         if rc != 0 {
             STARTED.store(false, Ordering::SeqCst);
-            return Err(io::Error::other("PHP module startup failed (see the log above)"));
+            return Err(io::Error::other(
+                "PHP module startup failed (see the log above)",
+            ));
         }
         Ok(Engine { _private: () })
     }

@@ -67,7 +67,9 @@ impl IniConfig {
     }
 
     /// Collects `PHP_INI_<NAME>=value` variables from an environment listing.
-    pub fn overrides_from_env(vars: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    pub fn overrides_from_env(
+        vars: impl Iterator<Item = (String, String)>,
+    ) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = vars
             .filter_map(|(k, v)| {
                 let name = k.strip_prefix("PHP_INI_")?;
@@ -139,7 +141,10 @@ mod tests {
 
     #[test]
     fn define_parsing() {
-        assert_eq!(IniConfig::parse_define("a.b=c=d").unwrap(), ("a.b".into(), "c=d".into()));
+        assert_eq!(
+            IniConfig::parse_define("a.b=c=d").unwrap(),
+            ("a.b".into(), "c=d".into())
+        );
         assert!(IniConfig::parse_define("novalue").is_err());
         assert!(IniConfig::parse_define("=x").is_err());
     }

@@ -21,7 +21,11 @@ impl InlineWorker {
         // SAFETY: as above.
         let interrupt_flags = unsafe { ffi::uring_thread_interrupt_flags() };
         watchdog::register_thread(interrupt_flags);
-        InlineWorker { interrupt_flags, limits, id }
+        InlineWorker {
+            interrupt_flags,
+            limits,
+            id,
+        }
     }
 
     /// Runs one job to completion; its reply goes to the job's sink.

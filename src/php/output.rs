@@ -18,7 +18,11 @@ pub(crate) struct Output {
 
 impl Output {
     pub fn new(threshold: usize) -> Self {
-        Output { buf: BytesMut::new(), spill: None, threshold }
+        Output {
+            buf: BytesMut::new(),
+            spill: None,
+            threshold,
+        }
     }
 
     pub fn len(&self) -> u64 {

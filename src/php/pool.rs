@@ -162,7 +162,12 @@ impl WorkerPool {
             l.wake.notify_all();
         }
         loop {
-            let handle = self.shared.threads.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let handle = self
+                .shared
+                .threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop();
             match handle {
                 Some(h) => {
                     let _ = h.join();

@@ -34,7 +34,11 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(sink: Arc<dyn ReplySink>, token: u64, control: Arc<RequestControl>) -> Self {
-        Reply { sink, token, control }
+        Reply {
+            sink,
+            token,
+            control,
+        }
     }
 
     pub fn send(&self, event: ReplyEvent) {
@@ -138,7 +142,12 @@ impl RequestControl {
 
     fn wake_worker(&self) {
         if self.worker_waiting.load(Ordering::SeqCst) {
-            if let Some(t) = self.waiting_thread.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if let Some(t) = self
+                .waiting_thread
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+            {
                 t.unpark();
             }
         }
@@ -149,8 +158,10 @@ impl RequestControl {
     pub(crate) fn set_running(&self, interrupt_flags: *mut libc::c_void) {
         // SAFETY: pthread_self has no preconditions.
         let thread = unsafe { libc::pthread_self() };
-        *self.running.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(RunningOn { interrupt_flags: interrupt_flags as usize, thread });
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(RunningOn {
+            interrupt_flags: interrupt_flags as usize,
+            thread,
+        });
     }
 
     pub(crate) fn clear_running(&self) {
@@ -166,7 +177,10 @@ impl RequestControl {
     pub(crate) fn stream_sent(&self, n: usize, limit: usize) -> bool {
         self.unsent.fetch_add(n, Ordering::AcqRel);
         while self.unsent.load(Ordering::Acquire) > limit && !self.is_aborted() {
-            *self.waiting_thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
+            *self
+                .waiting_thread
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
             self.worker_waiting.store(true, Ordering::SeqCst);
             if self.unsent.load(Ordering::SeqCst) > limit && !self.is_aborted() {
                 // The timeout only guards against a lost wakeup; progress is by unpark.
@@ -180,7 +194,9 @@ impl RequestControl {
     /// uring_request_heartbeat(): moves the deadline to now + `secs` if that is later.
     /// False without a timeout, or for 0 < secs <= REQUEST_TIMEOUT not holding.
     pub(crate) fn heartbeat(&self, secs: i64) -> bool {
-        let Some(timeout) = self.timeout else { return false };
+        let Some(timeout) = self.timeout else {
+            return false;
+        };
         if secs <= 0 || secs as u64 > timeout.as_secs().max(1) {
             return false;
         }

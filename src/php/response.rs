@@ -9,7 +9,10 @@ use uring_http::Headers;
 pub enum ScriptBody {
     Bytes(Bytes),
     /// Output that outgrew the in-memory threshold, in a sealed memfd from offset 0.
-    Spilled { file: File, len: u64 },
+    Spilled {
+        file: File,
+        len: u64,
+    },
 }
 
 impl ScriptBody {

@@ -38,11 +38,19 @@ pub(crate) fn build(code: i32, status_line: Option<&[u8]>, lines: &[&[u8]]) -> R
         }
         headers.push(name, Bytes::copy_from_slice(value));
     }
-    let status = if (100..=999).contains(&status) { status as u16 } else { 500 };
+    let status = if (100..=999).contains(&status) {
+        status as u16
+    } else {
+        500
+    };
     if status == 304 {
         headers.remove("Content-Type");
     }
-    ResponseHead { status, headers, timing: Default::default() }
+    ResponseHead {
+        status,
+        headers,
+        timing: Default::default(),
+    }
 }
 
 fn status_of_line(line: &[u8]) -> Option<i32> {
@@ -87,14 +95,24 @@ mod tests {
     use super::*;
 
     fn names(h: &ResponseHead) -> Vec<String> {
-        h.headers.iter().map(|(n, v)| format!("{n}: {}", String::from_utf8_lossy(v))).collect()
+        h.headers
+            .iter()
+            .map(|(n, v)| format!("{n}: {}", String::from_utf8_lossy(v)))
+            .collect()
     }
 
     #[test]
     fn plain_headers_keep_order_and_repeats() {
-        let h = build(200, None, &[b"Set-Cookie: a=1", b"X-A: 1", b"Set-Cookie: b=2"]);
+        let h = build(
+            200,
+            None,
+            &[b"Set-Cookie: a=1", b"X-A: 1", b"Set-Cookie: b=2"],
+        );
         assert_eq!(h.status, 200);
-        assert_eq!(names(&h), vec!["Set-Cookie: a=1", "X-A: 1", "Set-Cookie: b=2"]);
+        assert_eq!(
+            names(&h),
+            vec!["Set-Cookie: a=1", "X-A: 1", "Set-Cookie: b=2"]
+        );
     }
 
     #[test]
@@ -106,7 +124,11 @@ mod tests {
 
     #[test]
     fn http_status_line_wins_over_status_header() {
-        let h = build(404, Some(b"HTTP/1.1 404 Not Found"), &[b"Status: 403 Forbidden"]);
+        let h = build(
+            404,
+            Some(b"HTTP/1.1 404 Not Found"),
+            &[b"Status: 403 Forbidden"],
+        );
         assert_eq!(h.status, 404);
         assert!(h.headers.is_empty());
     }
@@ -119,7 +141,17 @@ mod tests {
 
     #[test]
     fn injection_and_garbage_are_dropped() {
-        let h = build(200, None, &[b"X-Bad: a\r\nInjected: 1", b"X-Nul: a\0b", b"NoColon", b"Bad Name: v", b"Ok: v"]);
+        let h = build(
+            200,
+            None,
+            &[
+                b"X-Bad: a\r\nInjected: 1",
+                b"X-Nul: a\0b",
+                b"NoColon",
+                b"Bad Name: v",
+                b"Ok: v",
+            ],
+        );
         assert_eq!(names(&h), vec!["Ok: v"]);
     }
 

@@ -38,8 +38,15 @@ impl Builder {
 
 impl ServerVars {
     pub fn build(req: &ScriptRequest, worker_id: usize) -> ServerVars {
-        let mut b = Builder { arena: Vec::with_capacity(2048), entries: Vec::with_capacity(48) };
-        let content_type = req.headers.get("Content-Type").map(|v| v.as_ref()).unwrap_or(b"");
+        let mut b = Builder {
+            arena: Vec::with_capacity(2048),
+            entries: Vec::with_capacity(48),
+        };
+        let content_type = req
+            .headers
+            .get("Content-Type")
+            .map(|v| v.as_ref())
+            .unwrap_or(b"");
         let content_length = if req.body.is_empty() && !req.headers.contains("Content-Length") {
             String::new()
         } else {
@@ -103,7 +110,10 @@ impl ServerVars {
                 value_len: len,
             })
             .collect();
-        ServerVars { arena: b.arena, vars }
+        ServerVars {
+            arena: b.arena,
+            vars,
+        }
     }
 
     pub fn as_slice(&self) -> &[uring_var] {
@@ -120,7 +130,9 @@ impl ServerVars {
                 // SAFETY: key is NUL-terminated and value has value_len bytes, both inside
                 // the arena this value owns.
                 unsafe {
-                    let key = std::ffi::CStr::from_ptr(v.key).to_string_lossy().into_owned();
+                    let key = std::ffi::CStr::from_ptr(v.key)
+                        .to_string_lossy()
+                        .into_owned();
                     let val = std::slice::from_raw_parts(v.value as *const u8, v.value_len);
                     (key, String::from_utf8_lossy(val).into_owned())
                 }
@@ -141,7 +153,13 @@ fn add_headers(b: &mut Builder, req: &ScriptRequest) {
         }
         key.clear();
         key.push_str("HTTP_");
-        key.extend(name.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }));
+        key.extend(name.chars().map(|c| {
+            if c == '-' {
+                '_'
+            } else {
+                c.to_ascii_uppercase()
+            }
+        }));
         let existing = b.entries[first..].iter().position(|&(k, _, _)| {
             let end = k + key.len();
             b.arena.get(k..end) == Some(key.as_bytes()) && b.arena.get(end) == Some(&0)
@@ -165,12 +183,16 @@ fn add_headers(b: &mut Builder, req: &ScriptRequest) {
 
 /// nginx's $remote_user: the user of a Basic Authorization header, else empty.
 fn basic_auth_user(req: &ScriptRequest) -> Vec<u8> {
-    let Some(v) = req.headers.get("Authorization") else { return Vec::new() };
+    let Some(v) = req.headers.get("Authorization") else {
+        return Vec::new();
+    };
     let v = v.trim_ascii();
     if v.len() < 6 || !v[..6].eq_ignore_ascii_case(b"basic ") {
         return Vec::new();
     }
-    let Some(decoded) = base64_decode(v[6..].trim_ascii()) else { return Vec::new() };
+    let Some(decoded) = base64_decode(v[6..].trim_ascii()) else {
+        return Vec::new();
+    };
     match decoded.iter().position(|&b| b == b':') {
         Some(i) => decoded[..i].to_vec(),
         None => Vec::new(),
@@ -207,7 +229,9 @@ fn canonical(addr: SocketAddr) -> SocketAddr {
 
 fn host_without_port(host: &str) -> &str {
     if host.starts_with('[') {
-        return host.split_once(']').map_or(host, |(h, _)| &host[..h.len() + 1]);
+        return host
+            .split_once(']')
+            .map_or(host, |(h, _)| &host[..h.len() + 1]);
     }
     host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
@@ -244,7 +268,10 @@ mod tests {
     }
 
     fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-        pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]

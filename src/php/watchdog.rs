@@ -52,7 +52,11 @@ fn watchdog() -> &'static Watchdog {
             .name("php-watchdog".into())
             .spawn(run)
             .expect("start the PHP watchdog thread");
-        Watchdog { slots: Mutex::new(Vec::new()), idle: AtomicBool::new(true), thread: handle.thread().clone() }
+        Watchdog {
+            slots: Mutex::new(Vec::new()),
+            idle: AtomicBool::new(true),
+            thread: handle.thread().clone(),
+        }
     })
 }
 
@@ -68,15 +72,28 @@ pub(crate) fn register_thread(interrupt_flags: *mut libc::c_void) {
         interrupt_flags: interrupt_flags as usize,
         thread,
     });
-    watchdog().slots.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::clone(&slot));
+    watchdog()
+        .slots
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Arc::clone(&slot));
     SLOT.with(|s| *s.borrow_mut() = Some(slot));
 }
 
 /// Unregisters the calling PHP thread (before uring_thread_stop).
 pub(crate) fn unregister_thread() {
-    let Some(slot) = SLOT.with(|s| s.borrow_mut().take()) else { return };
-    slot.armed.lock().unwrap_or_else(|e| e.into_inner()).deadline = None;
-    watchdog().slots.lock().unwrap_or_else(|e| e.into_inner()).retain(|s| !Arc::ptr_eq(s, &slot));
+    let Some(slot) = SLOT.with(|s| s.borrow_mut().take()) else {
+        return;
+    };
+    slot.armed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .deadline = None;
+    watchdog()
+        .slots
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|s| !Arc::ptr_eq(s, &slot));
 }
 
 #[no_mangle]
@@ -85,7 +102,10 @@ pub extern "C" fn uring_rs_timer_set(seconds: i64) {
         let s = s.borrow();
         let Some(slot) = s.as_ref() else { return };
         let deadline = (seconds > 0).then(|| Instant::now() + Duration::from_secs(seconds as u64));
-        slot.armed.lock().unwrap_or_else(|e| e.into_inner()).deadline = deadline;
+        slot.armed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .deadline = deadline;
         if deadline.is_some() {
             let w = watchdog();
             if w.idle.swap(false, Ordering::AcqRel) {
@@ -130,7 +150,13 @@ fn run() {
         } else {
             w.idle.store(true, Ordering::SeqCst);
             // Re-check: a thread may have armed between the scan and `idle`.
-            let rearmed = slots.iter().any(|s| s.armed.lock().unwrap_or_else(|e| e.into_inner()).deadline.is_some());
+            let rearmed = slots.iter().any(|s| {
+                s.armed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .deadline
+                    .is_some()
+            });
             if rearmed {
                 w.idle.store(false, Ordering::SeqCst);
                 continue;

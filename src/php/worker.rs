@@ -23,7 +23,10 @@ impl Drop for Respawn<'_> {
             watchdog::unregister_thread();
             self.shared.stats.deaths.fetch_add(1, Ordering::Relaxed);
             self.shared.stats.alive.fetch_sub(1, Ordering::Relaxed);
-            tracing::error!(worker = self.id, "PHP worker thread died; starting a replacement");
+            tracing::error!(
+                worker = self.id,
+                "PHP worker thread died; starting a replacement"
+            );
             if !self.shared.is_shutting_down() {
                 if let Err(e) = spawn_worker(self.shared, self.id) {
                     tracing::error!(worker = self.id, error = %e, "could not replace a PHP worker");
@@ -47,14 +50,19 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
     let interrupt_flags = unsafe { ffi::uring_thread_interrupt_flags() };
     watchdog::register_thread(interrupt_flags);
     shared.stats.alive.fetch_add(1, Ordering::Relaxed);
-    let guard = Respawn { shared: &shared, id };
+    let guard = Respawn {
+        shared: &shared,
+        id,
+    };
 
     let mut served: u64 = 0;
     let mut recycle = false;
     let lane = shared.lane_of(id);
     while let Some(job) = shared.next_job(lane) {
         shared.stats.busy.fetch_add(1, Ordering::Relaxed);
-        let outcome = catch_unwind(AssertUnwindSafe(|| context::execute(&job, id, &cfg.limits, interrupt_flags)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            context::execute(&job, id, &cfg.limits, interrupt_flags)
+        }));
         shared.stats.busy.fetch_sub(1, Ordering::Relaxed);
         shared.stats.executed.fetch_add(1, Ordering::Relaxed);
         if let Err(panic) = outcome {
@@ -73,7 +81,11 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
         // The replacement starts before this context is torn down, so the slot is
         // empty only for the time a thread takes to start.
         shared.stats.restarts.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(worker = id, requests = served, "recycling PHP worker (PHP_WORKER_MAX_REQUESTS)");
+        tracing::info!(
+            worker = id,
+            requests = served,
+            "recycling PHP worker (PHP_WORKER_MAX_REQUESTS)"
+        );
         if let Err(e) = spawn_worker(&shared, id) {
             tracing::error!(worker = id, error = %e, "could not start a replacement PHP worker");
         }

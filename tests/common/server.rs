@@ -58,7 +58,11 @@ impl TestServerBuilder {
                 panic!("uring_php did not start; log:\n{}", log.lock().unwrap());
             }
         };
-        TestServer { child: Some(child), addr, log }
+        TestServer {
+            child: Some(child),
+            addr,
+            log,
+        }
     }
 }
 
@@ -66,7 +70,9 @@ impl TestServerBuilder {
 fn listening_addr(line: &str) -> Option<String> {
     let i = line.find("listening on http://")?;
     let rest = &line[i + "listening on http://".len()..];
-    let end = rest.find(|c: char| c == '"' || c.is_whitespace()).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| c == '"' || c.is_whitespace())
+        .unwrap_or(rest.len());
     Some(rest[..end].to_string())
 }
 
@@ -106,7 +112,10 @@ impl TestServer {
 
     /// Sends `signal` (e.g. libc's SIGTERM number) via kill(1).
     pub fn signal(&self, signal: &str) {
-        let _ = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status();
     }
 
     /// Waits for the process to exit (up to `timeout`).
@@ -129,7 +138,10 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
