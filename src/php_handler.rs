@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use uring_http::response::NoBytes;
 use uring_http::{Body, BodyStream, Headers, Request, Response};
 
 use crate::php::completion::{Completions, Receiver};
@@ -60,6 +61,7 @@ impl PhpHandler {
 
     pub async fn handle(&self, req: Request, target: PhpTarget, id: u64, trace: Option<TraceIds>) -> Response {
         let queued_at = Instant::now();
+        let is_head = req.method == uring_http::Method::Head;
         let receiver = self.completions.register();
         let control = Arc::new(RequestControl::new(self.settings.request_timeout, queued_at));
         let uri = match &req.query {
@@ -104,6 +106,9 @@ impl PhpHandler {
                         Err(_) => return Response::text(500, "Internal Server Error\n"),
                     },
                 };
+                // PHP ran HEAD without output (headers_only): the real length is
+                // unknown, so no Content-Length rather than a false 0 (as nginx).
+                let body = if is_head { Body::Stream(Box::pin(NoBytes)) } else { body };
                 Response::new(resp.head.status, resp.head.headers, body)
             }
             Some(ReplyEvent::StreamStart(mut head)) => {

@@ -41,6 +41,16 @@ impl Response {
     }
 }
 
+/// A stream that is already over: the body of a response whose length is unknown and
+/// that has no bytes to send (e.g. PHP's answer to HEAD, which ran without output).
+pub struct NoBytes;
+
+impl BodyStream for NoBytes {
+    fn poll_chunk(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        Poll::Ready(None)
+    }
+}
+
 pub enum Body {
     Empty,
     Bytes(Bytes),

@@ -40,7 +40,9 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             500
         };
         let no_body = status < 200 || status == 204 || status == 304;
-        let framing = if no_body {
+        // HEAD of a body whose length is unknown (a stream): say nothing about framing,
+        // as nginx does for a FastCGI response to HEAD.
+        let framing = if no_body || (is_head && matches!(body, Body::Stream(_))) {
             Framing::NoBody
         } else {
             match (&body, version) {
