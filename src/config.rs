@@ -27,6 +27,16 @@ pub enum LogFormat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TlsMinVersion {
+    /// TLS 1.2 and 1.3.
+    #[value(name = "1.2")]
+    Tls12,
+    /// TLS 1.3 only.
+    #[value(name = "1.3")]
+    Tls13,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Driver {
     /// io_uring where the kernel allows it, epoll where it does not.
     Auto,
@@ -145,6 +155,103 @@ pub struct Config {
     /// Add a Server-Timing header (queue wait, PHP execution, total) to PHP responses when 1.
     #[arg(long, env = "SERVER_TIMING", action = ArgAction::Set, value_parser = parse_bool, default_value = "0")]
     pub server_timing: bool,
+
+    /// PEM certificate chain (leaf first) for HTTPS; with TLS_KEY it turns on the TLS listener.
+    #[arg(long, env = "TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC) for TLS_CERT [default: read from TLS_CERT].
+    #[arg(long, env = "TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Address of the TLS listener (HTTP/1.1 and HTTP/2 by ALPN) [default: LISTEN_ADDR's IP, port 8443].
+    #[arg(long, env = "TLS_LISTEN_ADDR", value_parser = parse_addr)]
+    pub tls_listen_addr: Option<SocketAddr>,
+
+    /// Oldest TLS version offered.
+    #[arg(long, env = "TLS_MIN_VERSION", value_enum, default_value = "1.2")]
+    pub tls_min_version: TlsMinVersion,
+
+    /// When 1, LISTEN_ADDR answers every request with a redirect to the same URL on the TLS port.
+    #[arg(long, env = "REDIRECT_HTTP_TO_HTTPS", action = ArgAction::Set, value_parser = parse_bool, default_value = "0")]
+    pub redirect_http_to_https: bool,
+
+    /// HTTP/2: streams (requests) a client may have open at once on one connection.
+    #[arg(long, env = "H2_MAX_CONCURRENT_STREAMS", default_value = "128", value_parser = parse_u32_min1)]
+    pub h2_max_concurrent_streams: u32,
+
+    /// HTTP/2: initial flow-control window of each stream (request body the client may send ahead).
+    #[arg(long, env = "H2_INITIAL_WINDOW_SIZE", default_value = "1M", value_parser = parse_h2_window)]
+    pub h2_initial_window_size: u32,
+
+    /// HTTP/2: largest frame payload accepted (16K to 16M-1).
+    #[arg(long, env = "H2_MAX_FRAME_SIZE", default_value = "16K", value_parser = parse_h2_frame)]
+    pub h2_max_frame_size: u32,
+
+    /// HTTP/2: largest request header section (decoded, RFC 9113 §6.5.2); larger is refused.
+    #[arg(long, env = "H2_MAX_HEADER_LIST_SIZE", default_value = "32K", value_parser = parse_h2_header_list)]
+    pub h2_max_header_list_size: u32,
+
+    // ---- Operations (src/middleware/, src/internal_server.rs; docs/operations.md) ----
+    /// Seconds in-flight requests and streams get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "DRAIN_TIMEOUT_SECS", default_value = "30", value_parser = parse_secs)]
+    pub drain_timeout_secs: Duration,
+
+    /// Address of the internal server (/health, /ready, /metrics, /config), e.g. 127.0.0.1:9090 [default: off].
+    #[arg(long, env = "INTERNAL_ADDR", value_parser = parse_addr)]
+    pub internal_addr: Option<SocketAddr>,
+
+    /// One JSON line per request when 1.
+    #[arg(long, env = "ACCESS_LOG", action = ArgAction::Set, value_parser = parse_bool, default_value = "0")]
+    pub access_log: bool,
+
+    /// File the access log is appended to [default: standard output].
+    #[arg(long, env = "ACCESS_LOG_FILE")]
+    pub access_log_file: Option<PathBuf>,
+
+    /// Requests one client IP may make per RATE_WINDOW (0 = no limit).
+    #[arg(long, env = "RATE_LIMIT", default_value = "0", value_parser = parse_u32)]
+    pub rate_limit: u32,
+
+    /// The rate limit's window (seconds, or e.g. 30s, 5m, 1h).
+    #[arg(long, env = "RATE_WINDOW", default_value = "60", value_parser = parse_window)]
+    pub rate_window: Duration,
+
+    /// Most clients the rate limit keeps track of at once (bounds its memory).
+    #[arg(long, env = "RATE_LIMIT_MAX_CLIENTS", default_value = "100000", value_parser = parse_count)]
+    pub rate_limit_max_clients: usize,
+
+    /// Directory of error pages ({code}.html) for 4xx/5xx answers [default: off].
+    #[arg(long, env = "ERROR_PAGES_DIR")]
+    pub error_pages_dir: Option<PathBuf>,
+
+    /// Cache-Control max-age and Expires on static files (e.g. 3600, 1h, 7d, 1w, 1y; 0 or off = none).
+    #[arg(long, env = "STATIC_CACHE_TTL", default_value = "0", value_parser = parse_cache_ttl)]
+    pub static_cache_ttl: Duration,
+
+    /// Compress responses with zstd, brotli or gzip when 1.
+    #[arg(long, env = "COMPRESSION", action = ArgAction::Set, value_parser = parse_bool, default_value = "0")]
+    pub compression: bool,
+
+    /// Smallest response body that is compressed.
+    #[arg(long, env = "COMPRESSION_MIN_SIZE", default_value = "1K", value_parser = parse_size)]
+    pub compression_min_size: u64,
+
+    /// Brotli quality (0-11).
+    #[arg(long, env = "COMPRESSION_LEVEL_BR", default_value = "4", value_parser = parse_level_br)]
+    pub compression_level_br: u32,
+
+    /// zstd level (1-19).
+    #[arg(long, env = "COMPRESSION_LEVEL_ZSTD", default_value = "3", value_parser = parse_level_zstd)]
+    pub compression_level_zstd: i32,
+
+    /// gzip level (1-9).
+    #[arg(long, env = "COMPRESSION_LEVEL_GZIP", default_value = "6", value_parser = parse_level_gzip)]
+    pub compression_level_gzip: u32,
+
+    /// W3C Trace Context (traceparent), X-Request-ID and $_SERVER TRACE_ID, SPAN_ID, PARENT_SPAN_ID when 1.
+    #[arg(long, env = "TRACE_CONTEXT", action = ArgAction::Set, value_parser = parse_bool, default_value = "0")]
+    pub trace_context: bool,
 }
 
 impl Config {
@@ -184,7 +291,97 @@ impl Config {
                 )));
             }
         }
+        self.validate_operations()?;
+        self.validate_tls()
+    }
+
+    /// Operations settings that name files and addresses.
+    fn validate_operations(&self) -> Result<(), ConfigError> {
+        if let Some(dir) = &self.error_pages_dir {
+            if !dir.is_dir() {
+                return Err(ConfigError::line(format!("ERROR_PAGES_DIR={}: not a directory", dir.display())));
+            }
+        }
+        if let Some(path) = &self.access_log_file {
+            if let Err(e) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                return Err(ConfigError::line(format!("ACCESS_LOG_FILE={}: cannot open for appending: {e}", path.display())));
+            }
+        }
+        if let Some(addr) = self.internal_addr {
+            if addr.port() != 0 && addr == self.listen_addr {
+                return Err(ConfigError::line(format!(
+                    "INTERNAL_ADDR={addr}: the same address as LISTEN_ADDR; give the internal server its own port"
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// STATIC_CACHE_TTL when set.
+    pub fn static_cache_ttl(&self) -> Option<Duration> {
+        (!self.static_cache_ttl.is_zero()).then_some(self.static_cache_ttl)
+    }
+
+    /// TLS settings that belong together, and the certificate and key themselves: a bad
+    /// one refuses to start (never a silent fall back to plain HTTP).
+    fn validate_tls(&self) -> Result<(), ConfigError> {
+        let Some(files) = self.tls_files() else {
+            let needs = |var: &str| ConfigError::line(format!("{var}: needs TLS_CERT (and TLS_KEY) to be set"));
+            if self.tls_key.is_some() {
+                return Err(needs("TLS_KEY"));
+            }
+            if self.tls_listen_addr.is_some() {
+                return Err(needs("TLS_LISTEN_ADDR"));
+            }
+            if self.redirect_http_to_https {
+                return Err(needs("REDIRECT_HTTP_TO_HTTPS"));
+            }
+            return Ok(());
+        };
+        if let Some(tls) = self.tls_addr() {
+            if tls.port() != 0 && tls == self.listen_addr {
+                return Err(ConfigError::line(format!(
+                    "TLS_LISTEN_ADDR={tls}: the same address as LISTEN_ADDR; give the TLS listener its own port"
+                )));
+            }
+        }
+        uring_http::tls::TlsAcceptor::check(&files).map_err(|e| ConfigError::line(self.tls_error_line(&e)))
+    }
+
+    /// `TLS_CERT=/path: what is wrong`, naming the variable the file came from.
+    pub fn tls_error_line(&self, e: &uring_http::tls::TlsError) -> String {
+        match e.file {
+            uring_http::tls::TlsFile::Cert => format!("TLS_CERT={}: {}", e.path.display(), e.message),
+            uring_http::tls::TlsFile::Key if self.tls_key.is_none() => format!(
+                "TLS_KEY: not set, and TLS_CERT={} has no usable key: {}",
+                e.path.display(),
+                e.message
+            ),
+            uring_http::tls::TlsFile::Key => format!("TLS_KEY={}: {}", e.path.display(), e.message),
+        }
+    }
+
+    /// The certificate and key when TLS is on (TLS_CERT set; the key defaults to the same file).
+    pub fn tls_files(&self) -> Option<uring_http::tls::TlsFiles> {
+        let cert = self.tls_cert.clone()?;
+        Some(uring_http::tls::TlsFiles {
+            key: self.tls_key.clone().unwrap_or_else(|| cert.clone()),
+            cert,
+            min_version: match self.tls_min_version {
+                TlsMinVersion::Tls12 => uring_http::tls::TlsVersion::Tls12,
+                TlsMinVersion::Tls13 => uring_http::tls::TlsVersion::Tls13,
+            },
+        })
+    }
+
+    /// Where the TLS listener binds when TLS is on: TLS_LISTEN_ADDR, else LISTEN_ADDR's IP
+    /// on port 8443 (port 0 when LISTEN_ADDR asks for an ephemeral port).
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_cert.as_ref()?;
+        Some(self.tls_listen_addr.unwrap_or_else(|| {
+            let port = if self.listen_addr.port() == 0 { 0 } else { 8443 };
+            SocketAddr::new(self.listen_addr.ip(), port)
+        }))
     }
 
     pub fn executor(&self) -> Executor {
@@ -309,6 +506,90 @@ fn parse_count(s: &str) -> Result<usize, String> {
     }
 }
 
+fn parse_u32_min1(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number ≥ 1".into()),
+    }
+}
+
+/// An HTTP/2 flow-control window: 1 byte to 2^31-1 (RFC 9113 §6.9.1).
+fn parse_h2_window(s: &str) -> Result<u32, String> {
+    match parse_size(s) {
+        Ok(n) if (1..=(1u64 << 31) - 1).contains(&n) => Ok(n as u32),
+        _ => Err("expected a size from 1 to 2147483647 bytes (K and M suffixes allowed)".into()),
+    }
+}
+
+/// SETTINGS_MAX_FRAME_SIZE: 16384 to 16777215 (RFC 9113 §6.5.2).
+fn parse_h2_frame(s: &str) -> Result<u32, String> {
+    match parse_size(s) {
+        Ok(n) if (16_384..=16_777_215).contains(&n) => Ok(n as u32),
+        _ => Err("expected a size from 16K to 16777215 bytes".into()),
+    }
+}
+
+fn parse_h2_header_list(s: &str) -> Result<u32, String> {
+    match parse_size(s) {
+        Ok(n) if (1024..=(16 << 20)).contains(&n) => Ok(n as u32),
+        _ => Err("expected a size from 1K to 16M".into()),
+    }
+}
+
+fn parse_u32(s: &str) -> Result<u32, String> {
+    s.trim().parse::<u32>().map_err(|_| "expected a whole number ≥ 0".into())
+}
+
+/// A duration of at least one second (a bare number is seconds).
+fn parse_window(s: &str) -> Result<Duration, String> {
+    match parse_duration(s) {
+        Ok(d) if d >= Duration::from_secs(1) => Ok(Duration::from_secs(d.as_secs())),
+        _ => Err("expected a duration of at least 1 second, like 60, 30s, 5m or 1h".into()),
+    }
+}
+
+/// `3600`, `30s`, `1h`, `7d`, `1w`, `1y`, `0` or `off`. `m` is refused: tokio_php reads
+/// `1m` as a month where every other duration here reads it as a minute.
+fn parse_cache_ttl(s: &str) -> Result<Duration, String> {
+    let s = s.trim().to_ascii_lowercase();
+    if s == "off" || s.is_empty() {
+        return Ok(Duration::ZERO);
+    }
+    let err = || "expected a duration like 3600, 1h, 7d, 1w, 1y, or 0/off".to_string();
+    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s.as_str(), ""), |i| s.split_at(i));
+    let n: u64 = num.parse().map_err(|_| err())?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        "y" => 365 * 86_400,
+        "m" => return Err("ambiguous unit m (minute or month?): write 60s, 1h or 30d".into()),
+        _ => return Err(err()),
+    };
+    n.checked_mul(mult).map(Duration::from_secs).ok_or_else(err)
+}
+
+fn parse_level(s: &str, lo: i64, hi: i64) -> Result<i64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        _ => Err(format!("expected a level from {lo} to {hi}")),
+    }
+}
+
+fn parse_level_br(s: &str) -> Result<u32, String> {
+    parse_level(s, 0, 11).map(|n| n as u32)
+}
+
+fn parse_level_zstd(s: &str) -> Result<i32, String> {
+    parse_level(s, 1, 19).map(|n| n as i32)
+}
+
+fn parse_level_gzip(s: &str) -> Result<u32, String> {
+    parse_level(s, 1, 9).map(|n| n as u32)
+}
+
 fn parse_u64(s: &str) -> Result<u64, String> {
     s.trim().parse::<u64>().map_err(|_| "expected a whole number ≥ 0".into())
 }
@@ -411,6 +692,50 @@ mod tests {
         assert_eq!(c.queue_capacity(), 200);
         let c = parse(&["--php-workers", "3"]).unwrap();
         assert_eq!(c.queue_capacity(), 300);
+    }
+
+    #[test]
+    fn tls_settings_are_checked_up_front() {
+        let e = parse(&["--tls-key", "/k.pem"]).unwrap_err().to_string();
+        assert_eq!(e, "TLS_KEY: needs TLS_CERT (and TLS_KEY) to be set");
+        let e = parse(&["--redirect-http-to-https", "1"]).unwrap_err().to_string();
+        assert!(e.starts_with("REDIRECT_HTTP_TO_HTTPS: needs TLS_CERT"), "{e}");
+        let e = parse(&["--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"]).unwrap_err().to_string();
+        assert_eq!(e, "TLS_CERT=/nonexistent/c.pem: no such file");
+        let e = parse(&["--tls-min-version", "1.1"]).unwrap_err().to_string();
+        assert!(e.starts_with("TLS_MIN_VERSION (--tls-min-version)=\"1.1\": expected one of 1.2, 1.3"), "{e}");
+        let e = parse(&["--h2-max-frame-size", "1K"]).unwrap_err().to_string();
+        assert!(e.starts_with("H2_MAX_FRAME_SIZE"), "{e}");
+        let c = parse(&["--listen-addr", "127.0.0.1:8080"]).unwrap();
+        assert_eq!(c.tls_addr(), None);
+        assert_eq!(c.h2_initial_window_size, 1 << 20);
+    }
+
+    #[test]
+    fn operations_settings() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.drain_timeout_secs, Duration::from_secs(30));
+        assert_eq!(c.static_cache_ttl(), None);
+        assert!(!c.compression && !c.access_log && !c.trace_context && c.internal_addr.is_none());
+        assert_eq!(c.rate_limit, 0);
+        let c = parse(&["--static-cache-ttl", "7d", "--rate-window", "2m", "--compression-level-br", "11"]).unwrap();
+        assert_eq!(c.static_cache_ttl(), Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(c.rate_window, Duration::from_secs(120));
+        assert_eq!(parse(&["--static-cache-ttl", "off"]).unwrap().static_cache_ttl(), None);
+        let e = parse(&["--static-cache-ttl", "1m"]).unwrap_err().to_string();
+        assert!(e.starts_with("STATIC_CACHE_TTL (--static-cache-ttl)=\"1m\": ambiguous"), "{e}");
+        let e = parse(&["--compression-level-zstd", "30"]).unwrap_err().to_string();
+        assert!(e.starts_with("COMPRESSION_LEVEL_ZSTD"), "{e}");
+        let e = parse(&["--rate-window", "0"]).unwrap_err().to_string();
+        assert!(e.starts_with("RATE_WINDOW"), "{e}");
+        let e = parse(&["--error-pages-dir", "/nonexistent"]).unwrap_err().to_string();
+        assert_eq!(e, "ERROR_PAGES_DIR=/nonexistent: not a directory");
+        let e = parse(&["--access-log-file", "/nonexistent/dir/a.log"]).unwrap_err().to_string();
+        assert!(e.starts_with("ACCESS_LOG_FILE=/nonexistent/dir/a.log: cannot open"), "{e}");
+        let e = parse(&["--listen-addr", "127.0.0.1:8080", "--internal-addr", "127.0.0.1:8080"]).unwrap_err().to_string();
+        assert!(e.starts_with("INTERNAL_ADDR=127.0.0.1:8080: the same address"), "{e}");
+        let e = parse(&["--drain-timeout-secs", "0"]).unwrap_err().to_string();
+        assert!(e.starts_with("DRAIN_TIMEOUT_SECS"), "{e}");
     }
 
     #[test]

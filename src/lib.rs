@@ -2,10 +2,14 @@
 
 pub mod config;
 pub mod cpu_set;
+pub mod internal_server;
 pub mod logging;
+pub mod metrics;
+pub mod middleware;
 pub mod php;
 pub mod php_handler;
 pub mod router;
 pub mod server;
 pub mod service;
 pub mod static_files;
+pub mod trace_context;

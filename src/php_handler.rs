@@ -42,6 +42,30 @@ pub struct PhpHandler {
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
+/// Where a PHP route's response came from (for metrics and error pages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhpOrigin {
+    /// The script's own response; `php_micros`: its execution time on the worker.
+    App { php_micros: u64 },
+    /// 503: every lane of the queue was full.
+    QueueFull,
+    /// 504: REQUEST_TIMEOUT passed.
+    Timeout,
+    /// 500 made by the server (the worker's answer could not be used).
+    Failed,
+}
+
+pub struct PhpOutcome {
+    pub response: Response,
+    pub origin: PhpOrigin,
+}
+
+impl PhpOutcome {
+    fn server(response: Response, origin: PhpOrigin) -> Self {
+        PhpOutcome { response, origin }
+    }
+}
+
 /// Ids for requests (also used by the access log and X-Request-ID).
 pub fn next_request_id() -> u64 {
     REQUEST_IDS.fetch_add(1, Ordering::Relaxed)
@@ -59,7 +83,7 @@ impl PhpHandler {
         PhpHandler { pool, completions, sink, settings, driver, lane }
     }
 
-    pub async fn handle(&self, req: Request, target: PhpTarget, id: u64, trace: Option<TraceIds>) -> Response {
+    pub async fn handle(&self, req: Request, target: PhpTarget, id: u64, trace: Option<TraceIds>) -> PhpOutcome {
         let queued_at = Instant::now();
         let is_head = req.method == uring_http::Method::Head;
         let receiver = self.completions.register();
@@ -93,23 +117,26 @@ impl PhpHandler {
         if self.pool.submit_to(self.lane, Job { request, reply, queued_at }).is_err() {
             let mut r = Response::text(503, "Service Unavailable: all PHP workers are busy\n");
             r.headers.push("Retry-After", Bytes::from_static(b"1"));
-            return r;
+            return PhpOutcome::server(r, PhpOrigin::QueueFull);
         }
 
         match self.first_event(&receiver, &control).await {
             Some(ReplyEvent::Complete(mut resp)) => {
                 self.add_server_timing(&mut resp.head, queued_at);
+                let origin = PhpOrigin::App { php_micros: resp.head.timing.php_micros };
                 let body = match resp.body {
                     ScriptBody::Bytes(b) => Body::Bytes(b),
                     ScriptBody::Spilled { file, len } => match monoio::fs::File::from_std(file) {
                         Ok(f) => Body::File { file: Rc::new(f), offset: 0, len },
-                        Err(_) => return Response::text(500, "Internal Server Error\n"),
+                        Err(_) => {
+                            return PhpOutcome::server(Response::text(500, "Internal Server Error\n"), PhpOrigin::Failed)
+                        }
                     },
                 };
                 // PHP ran HEAD without output (headers_only): the real length is
                 // unknown, so no Content-Length rather than a false 0 (as nginx).
                 let body = if is_head { Body::Stream(Box::pin(NoBytes)) } else { body };
-                Response::new(resp.head.status, resp.head.headers, body)
+                PhpOutcome { response: Response::new(resp.head.status, resp.head.headers, body), origin }
             }
             Some(ReplyEvent::StreamStart(mut head)) => {
                 self.add_server_timing(&mut head, queued_at);
@@ -122,16 +149,18 @@ impl PhpHandler {
                     ended: false,
                     deadline: deadline.map(|d| Box::pin(monoio::time::sleep_until(d.into()))),
                 };
-                Response::new(head.status, head.headers, Body::Stream(Box::pin(stream)))
+                let origin = PhpOrigin::App { php_micros: head.timing.php_micros };
+                PhpOutcome { response: Response::new(head.status, head.headers, Body::Stream(Box::pin(stream))), origin }
             }
             Some(other) => {
                 tracing::error!(event = ?other, "unexpected first event from a PHP worker");
-                Response::text(500, "Internal Server Error\n")
+                PhpOutcome::server(Response::text(500, "Internal Server Error\n"), PhpOrigin::Failed)
             }
             None => {
                 let mut headers = Headers::new();
                 headers.push("Content-Type", Bytes::from_static(b"text/plain; charset=utf-8"));
-                Response::new(504, headers, Body::Bytes(Bytes::from_static(b"Gateway Timeout\n")))
+                let r = Response::new(504, headers, Body::Bytes(Bytes::from_static(b"Gateway Timeout\n")));
+                PhpOutcome::server(r, PhpOrigin::Timeout)
             }
         }
     }

@@ -158,6 +158,22 @@ impl Router {
         PhpTarget { script_filename: format!("{}{}", self.root_str, name), script_name: name, path_info }
     }
 
+    /// Opens `rel` (a path relative to the document root, such as a static route's `rel`
+    /// plus a suffix) beneath the root as routes are opened; regular files only.
+    pub fn open_file(&self, rel: &Path) -> Option<(File, std::fs::Metadata)> {
+        let fd = rustix::fs::openat2(
+            &self.root,
+            rel,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        )
+        .ok()?;
+        let file = File::from(fd);
+        let meta = file.metadata().ok()?;
+        meta.is_file().then_some((file, meta))
+    }
+
     /// Opens `segments` beneath the root; None when it does not exist or would escape.
     fn open(&self, segments: &[Vec<u8>]) -> Option<(File, std::fs::Metadata)> {
         let rel = if segments.is_empty() { PathBuf::from(".") } else { rel_path(segments) };

@@ -1,11 +1,13 @@
-//! The per-core application service: method check, routing, then static files or PHP.
+//! The per-core application service: the middleware chain around method check, routing,
+//! then static files or PHP.
 
 use std::rc::Rc;
 
 use bytes::Bytes;
 use uring_http::{Body, Headers, Method, Request, Response, Service};
 
-use crate::php_handler::{next_request_id, PhpHandler};
+use crate::middleware::{Chain, RequestCtx, RouteKind};
+use crate::php_handler::{next_request_id, PhpHandler, PhpOrigin};
 use crate::router::{Route, Router};
 use crate::static_files::StaticFiles;
 
@@ -21,20 +23,50 @@ pub struct AppService {
     pub router: Rc<Router>,
     pub static_files: StaticFiles,
     pub executor: Executor,
+    /// The middleware of this core (empty when every feature is off).
+    pub chain: Chain,
 }
 
 fn allowed(m: &Method) -> bool {
     matches!(
         m,
-        Method::Get | Method::Head | Method::Post | Method::Put | Method::Patch | Method::Delete | Method::Options | Method::Query
+        Method::Get
+            | Method::Head
+            | Method::Post
+            | Method::Put
+            | Method::Patch
+            | Method::Delete
+            | Method::Options
+            | Method::Query
     )
 }
 
 impl Service for AppService {
-    async fn call(&self, req: Request) -> Response {
+    async fn call(&self, mut req: Request) -> Response {
+        if self.chain.is_empty() {
+            return self.handle(req, None).await;
+        }
+        let mut ctx = RequestCtx::new(&req, next_request_id());
+        if let Err((answered_by, resp)) = self.chain.on_request(&mut req, &mut ctx) {
+            return self.chain.on_response(answered_by, &mut ctx, resp);
+        }
+        let resp = self.handle(req, Some(&mut ctx)).await;
+        self.chain.on_response(self.chain.len(), &mut ctx, resp)
+    }
+}
+
+impl AppService {
+    /// The core is stopping: middleware write out what they buffer (the access log).
+    pub fn finish(&self) {
+        self.chain.finish();
+    }
+
+    /// Answers the request; notes in `ctx` (when there is a chain) what answered it.
+    async fn handle(&self, req: Request, ctx: Option<&mut RequestCtx>) -> Response {
         if !allowed(&req.method) {
             let mut r = Response::text(405, "Method Not Allowed\n");
-            r.headers.push("Allow", Bytes::from_static(ALLOWED_METHODS.as_bytes()));
+            r.headers
+                .push("Allow", Bytes::from_static(ALLOWED_METHODS.as_bytes()));
             return r;
         }
         if req.path == "*" {
@@ -45,11 +77,42 @@ impl Service for AppService {
         }
         match self.router.route(&req.path, req.query.as_deref()) {
             Route::Php(target) => match &self.executor {
-                Executor::Php(php) => php.handle(req, target, next_request_id(), None).await,
+                Executor::Php(php) => match ctx {
+                    None => {
+                        php.handle(req, target, next_request_id(), None)
+                            .await
+                            .response
+                    }
+                    Some(ctx) => {
+                        ctx.route = RouteKind::Php;
+                        let trace = if exp() & 1 != 0 { None } else { ctx.trace.as_ref().map(|t| t.ids()) };
+                        let out = php.handle(req, target, ctx.id, trace).await;
+                        match out.origin {
+                            PhpOrigin::App { php_micros } => {
+                                ctx.from_app = true;
+                                ctx.php_micros = Some(php_micros);
+                            }
+                            PhpOrigin::QueueFull => ctx.dropped = true,
+                            PhpOrigin::Timeout | PhpOrigin::Failed => {}
+                        }
+                        out.response
+                    }
+                },
                 Executor::Stub => {
+                    if let Some(ctx) = ctx {
+                        ctx.route = RouteKind::Php;
+                        ctx.from_app = true;
+                    }
                     let mut headers = Headers::with_capacity(1);
-                    headers.push("Content-Type", Bytes::from_static(b"text/html; charset=UTF-8"));
-                    Response::new(200, headers, Body::Bytes(Bytes::from_static(b"Hello, World!")))
+                    headers.push(
+                        "Content-Type",
+                        Bytes::from_static(b"text/html; charset=UTF-8"),
+                    );
+                    Response::new(
+                        200,
+                        headers,
+                        Body::Bytes(Bytes::from_static(b"Hello, World!")),
+                    )
                 }
             },
             Route::Static { file, meta, rel } => {
@@ -58,7 +121,11 @@ impl Service for AppService {
                     r.headers.push("Allow", Bytes::from_static(b"GET, HEAD"));
                     return r;
                 }
-                self.static_files.serve(&req, file, meta, &rel).await
+                let resp = self.static_files.serve(&req, file, meta, &rel).await;
+                if let Some(ctx) = ctx {
+                    ctx.route = RouteKind::Static(rel);
+                }
+                resp
             }
             Route::Redirect(location) => {
                 let mut r = Response::text(301, "Moved Permanently\n");
@@ -70,4 +137,9 @@ impl Service for AppService {
             Route::BadRequest => Response::text(400, "Bad Request\n"),
         }
     }
+}
+
+pub fn exp() -> u32 {
+    static E: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *E.get_or_init(|| std::env::var("URING_EXP").ok().and_then(|v| v.parse().ok()).unwrap_or(0))
 }

@@ -8,7 +8,7 @@ use std::fs::{File, Metadata};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use uring_http::{Body, Headers, Method, Request, Response};
@@ -32,10 +32,9 @@ struct Cache {
     bytes: usize,
 }
 
+/// Cache-Control / Expires (STATIC_CACHE_TTL) are added by `middleware::static_cache`.
 pub struct StaticFiles {
     cache: RefCell<Cache>,
-    /// STATIC_CACHE_TTL: Cache-Control max-age / Expires on static responses.
-    pub cache_ttl: Option<Duration>,
 }
 
 fn mtime_ns(meta: &Metadata) -> i128 {
@@ -89,9 +88,15 @@ fn parse_range(value: &str, size: u64) -> RangeSpec {
     RangeSpec::Part(start, end)
 }
 
+impl Default for StaticFiles {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl StaticFiles {
-    pub fn new(cache_ttl: Option<Duration>) -> Self {
-        StaticFiles { cache: RefCell::new(Cache::default()), cache_ttl }
+    pub fn new() -> Self {
+        StaticFiles { cache: RefCell::new(Cache::default()) }
     }
 
     pub async fn serve(&self, req: &Request, file: File, meta: Metadata, rel: &Path) -> Response {
@@ -103,10 +108,6 @@ impl StaticFiles {
         headers.push("Last-Modified", httpdate::fmt_http_date(modified));
         headers.push("ETag", tag.clone());
         headers.push("Accept-Ranges", "bytes");
-        if let Some(ttl) = self.cache_ttl {
-            headers.push("Cache-Control", format!("max-age={}", ttl.as_secs()));
-            headers.push("Expires", httpdate::fmt_http_date(SystemTime::now() + ttl));
-        }
 
         if not_modified(req, &tag, modified) {
             headers.remove("Content-Type");

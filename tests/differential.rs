@@ -17,7 +17,10 @@ fn docroot() -> PathBuf {
 #[test]
 fn uring_php_answers_like_php_fpm_behind_nginx() {
     let sessions = tempfile::tempdir().unwrap();
-    let reference = ReferenceStack::builder(&docroot()).workers(2).session_save_path(sessions.path()).start();
+    let reference = ReferenceStack::builder(&docroot())
+        .workers(2)
+        .session_save_path(sessions.path())
+        .start();
     let ours = TestServer::builder(reference.docroot())
         .env("PHP_WORKERS", "2")
         .env("PHP_INI_SESSION__SAVE_PATH", sessions.path())

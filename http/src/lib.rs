@@ -1,4 +1,4 @@
-//! HTTP/1.1 and HTTP/2 protocol code for uring_php.
+//! HTTP/1.1, HTTP/2 and TLS protocol code for uring_php.
 //!
 //! This crate knows nothing of PHP: it turns bytes from a connection into [`Request`]s,
 //! hands each to a [`Service`], and writes the [`Response`] back. The server crate
@@ -7,17 +7,23 @@
 pub mod body;
 pub mod date;
 pub mod h1;
+pub mod h2;
 pub mod headers;
 pub mod method;
+pub mod redirect;
 pub mod request;
 pub mod response;
+pub mod serve;
 pub mod service;
 pub mod shutdown;
+pub mod tls;
 
 pub use body::{RequestBody, SpoolConfig};
+pub use h1::ConnInfo;
 pub use headers::Headers;
 pub use method::Method;
 pub use request::{Request, Version};
 pub use response::{Body, BodyStream, Response};
+pub use serve::{serve_conn, serve_tls, ConnConfig};
 pub use service::Service;
 pub use shutdown::Shutdown;

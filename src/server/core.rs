@@ -7,13 +7,16 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use uring_http::h1::{serve_h1, ConnInfo, H1Config};
-use uring_http::Shutdown;
+use uring_http::h1::{ConnInfo, H1Config};
+use uring_http::h2::H2Config;
+use uring_http::redirect::HttpsRedirect;
+use uring_http::tls::TlsAcceptor;
+use uring_http::{serve_conn, serve_tls, ConnConfig, Shutdown};
 
 use super::stop_signal::StopSignal;
 use super::runtime;
 use crate::config::{Config, Executor};
+use crate::metrics::ConnProto;
 use crate::php::completion::Completions;
 use crate::php::WorkerPool;
 use crate::php_handler::{PhpHandler, PhpSettings};
@@ -25,10 +28,17 @@ use crate::static_files::StaticFiles;
 pub struct Shared {
     pub cfg: Arc<Config>,
     pub h1: H1Config,
+    pub h2: H2Config,
+    /// The certificate holder when TLS is on (each core has its own TLS listener).
+    pub tls: Option<Arc<TlsAcceptor>>,
+    /// REDIRECT_HTTP_TO_HTTPS: the plain listener redirects everything to this TLS port.
+    pub redirect_to_https: Option<u16>,
     pub pool: Option<WorkerPool>,
     pub php: Arc<PhpSettings>,
     pub stop: Arc<StopSignal>,
     pub drain_timeout: Duration,
+    /// Middleware state and metrics (src/middleware/).
+    pub ops: Arc<crate::middleware::Operations>,
 }
 
 /// Counts a core's open connections, for draining at shutdown.
@@ -48,8 +58,16 @@ impl Drop for Live {
 }
 
 /// Runs core `index` on `cpu` until the stop signal, then drains. Reports the driver
-/// it got (or why it could not start) through `ready`.
-pub fn run(index: usize, cpu: usize, listener: std::net::TcpListener, shared: Arc<Shared>, ready: mpsc::Sender<Result<&'static str, String>>) {
+/// it got (or why it could not start) through `ready`. `tls_listener` is this core's
+/// TLS listener when TLS is on.
+pub fn run(
+    index: usize,
+    cpu: usize,
+    listener: std::net::TcpListener,
+    tls_listener: Option<std::net::TcpListener>,
+    shared: Arc<Shared>,
+    ready: mpsc::Sender<Result<&'static str, String>>,
+) {
     if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
         tracing::warn!(core = index, cpu, "could not pin core thread");
     }
@@ -69,6 +87,14 @@ pub fn run(index: usize, cpu: usize, listener: std::net::TcpListener, shared: Ar
                 return;
             }
         };
+        let tls_listener = match (tls_listener.map(monoio::net::TcpListener::from_std), &shared.tls) {
+            (Some(Ok(l)), Some(tls)) => Some((l, Arc::clone(tls))),
+            (Some(Err(e)), _) => {
+                let _ = ready.send(Err(format!("core {index}: TLS listener: {e}")));
+                return;
+            }
+            _ => None,
+        };
         let router = match Router::new(&shared.cfg.document_root, shared.cfg.index_file.clone()) {
             Ok(r) => Rc::new(r),
             Err(e) => {
@@ -84,10 +110,46 @@ pub fn run(index: usize, cpu: usize, listener: std::net::TcpListener, shared: Ar
             }
             _ => service::Executor::Stub,
         };
-        let service = Rc::new(AppService { router, static_files: StaticFiles::new(None), executor });
-        let h1 = Rc::new(shared.h1.clone());
+        let chain = shared.ops.chain_for_core(index, &router);
+        let service = Rc::new(AppService { router, static_files: StaticFiles::new(), executor, chain });
+        // Open connections per core and listener, for /metrics (None when metrics are off).
+        let conn_metrics = shared.ops.core_metrics(index);
+        let conn_cfg = Rc::new(ConnConfig { h1: shared.h1.clone(), h2: shared.h2.clone() });
         let shutdown = Shutdown::new();
         let live = Rc::new(Cell::new(0usize));
+        let redirect = shared.redirect_to_https.map(|https_port| Rc::new(HttpsRedirect { https_port }));
+        if let Some((tls_listener, tls)) = tls_listener {
+            let (service, conn_cfg, shutdown, live, shared) =
+                (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), Rc::clone(&live), Arc::clone(&shared));
+            let conn_metrics = conn_metrics.clone();
+            monoio::spawn(async move {
+                loop {
+                    monoio::select! {
+                        accepted = tls_listener.accept() => match accepted {
+                            Ok((stream, peer)) => {
+                                let _ = stream.set_nodelay(true);
+                                let local = stream.local_addr().unwrap_or(peer);
+                                let info = ConnInfo { remote_addr: peer, local_addr: local, tls: true };
+                                let (service, conn_cfg, shutdown, tls, guard) =
+                                    (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), Arc::clone(&tls), Live::enter(&live));
+                                let counted = conn_metrics.as_ref().map(|m| m.conn_guard(ConnProto::Tls));
+                                monoio::spawn(async move {
+                                    let _guard = (guard, counted);
+                                    if let Err(e) = serve_tls(stream, &tls, &*service, &conn_cfg, info, &shutdown).await {
+                                        tracing::debug!(error = %e, %peer, "TLS connection ended with an error");
+                                    }
+                                });
+                            }
+                            Err(e) => {
+                                tracing::warn!(core = index, error = %e, "TLS accept failed");
+                                monoio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                        },
+                        _ = shared.stop.wait() => break,
+                    }
+                }
+            });
+        }
         let _ = ready.send(Ok(driver));
 
         loop {
@@ -97,11 +159,17 @@ pub fn run(index: usize, cpu: usize, listener: std::net::TcpListener, shared: Ar
                         let _ = stream.set_nodelay(true);
                         let local = stream.local_addr().unwrap_or(peer);
                         let info = ConnInfo { remote_addr: peer, local_addr: local, tls: false };
-                        let (service, h1, shutdown, guard) =
-                            (Rc::clone(&service), Rc::clone(&h1), shutdown.clone(), Live::enter(&live));
+                        let (service, conn_cfg, shutdown, redirect, guard) =
+                            (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), redirect.clone(), Live::enter(&live));
+                        let counted = conn_metrics.as_ref().map(|m| m.conn_guard(ConnProto::Http));
                         monoio::spawn(async move {
-                            let _guard = guard;
-                            if let Err(e) = serve_h1(stream, BytesMut::new(), &*service, &h1, info, &shutdown).await {
+                            let _guard = (guard, counted);
+                            // HTTP/1.1, or HTTP/2 by prior knowledge (h2c).
+                            let served = match &redirect {
+                                Some(r) => serve_conn(stream, &**r, &conn_cfg, info, &shutdown).await,
+                                None => serve_conn(stream, &*service, &conn_cfg, info, &shutdown).await,
+                            };
+                            if let Err(e) = served {
                                 tracing::debug!(error = %e, %peer, "connection ended with an error");
                             }
                         });
@@ -124,5 +192,6 @@ pub fn run(index: usize, cpu: usize, listener: std::net::TcpListener, shared: Ar
         if live.get() > 0 {
             tracing::warn!(core = index, open = live.get(), "drain timeout: closing remaining connections");
         }
+        service.finish();
     });
 }

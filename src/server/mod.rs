@@ -4,18 +4,24 @@
 mod core;
 mod listener;
 mod runtime;
+#[path = "../sd_notify.rs"]
+pub mod sd_notify;
 mod signals;
 mod stop_signal;
 
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
 use bytes::Bytes;
 use uring_http::h1::H1Config;
+use uring_http::h2::H2Config;
+use uring_http::tls::TlsAcceptor;
 use uring_http::SpoolConfig;
 
 use crate::config::{Config, Executor};
+use crate::internal_server;
+use crate::middleware::Operations;
 use crate::php::{Engine, IniConfig, PoolConfig, WorkerPool};
 use crate::php_handler::PhpSettings;
 use crate::php::server_vars::SERVER_SOFTWARE;
@@ -52,16 +58,50 @@ pub fn run(cfg: Config) -> Result<(), String> {
     let listeners = listener::bind_reuseport(cfg.listen_addr, cpus.len()).map_err(|e| format!("LISTEN_ADDR: {e}"))?;
     let local = listeners[0].local_addr().map_err(|e| e.to_string())?;
 
+    // TLS: the certificate was checked with the configuration; loading it again here only
+    // fails if the files changed in between.
+    let tls = match cfg.tls_files() {
+        Some(files) => Some(Arc::new(TlsAcceptor::new(files).map_err(|e| cfg.tls_error_line(&e))?)),
+        None => None,
+    };
+    let mut tls_listeners: Vec<Option<std::net::TcpListener>> = (0..cpus.len()).map(|_| None).collect();
+    let mut tls_local = None;
+    if let (Some(_), Some(addr)) = (&tls, cfg.tls_addr()) {
+        let bound = listener::bind_reuseport(addr, cpus.len()).map_err(|e| format!("TLS_LISTEN_ADDR: {e}"))?;
+        tls_local = Some(bound[0].local_addr().map_err(|e| e.to_string())?);
+        tls_listeners = bound.into_iter().map(Some).collect();
+    }
+
+    // Operations: middleware state shared by the cores, and the internal server's socket.
+    let ops = Arc::new(Operations::start(&cfg, pool.clone(), cpus.len())?);
+    let internal = cfg.internal_addr.map(internal_server::bind).transpose()?;
+
     let stop = Arc::new(StopSignal::default());
+    let h1 = H1Config {
+        max_body_size: cfg.max_body_size,
+        spool: SpoolConfig { threshold: cfg.body_spool_threshold as usize, dir: std::env::temp_dir() },
+        header_timeout: cfg.header_timeout_secs,
+        idle_timeout: cfg.idle_timeout_secs,
+        server_header: Some(Bytes::from_static(SERVER_SOFTWARE.as_bytes())),
+        ..H1Config::default()
+    };
+    let h2 = H2Config {
+        max_concurrent_streams: cfg.h2_max_concurrent_streams,
+        initial_stream_window_size: cfg.h2_initial_window_size,
+        initial_connection_window_size: cfg.h2_initial_window_size.saturating_mul(2).max(2 << 20),
+        max_frame_size: cfg.h2_max_frame_size,
+        max_header_list_size: cfg.h2_max_header_list_size,
+        max_premature_resets: 2 * cfg.h2_max_concurrent_streams as usize,
+        ..H2Config::with_limits_of(&h1)
+    };
     let shared = Arc::new(core::Shared {
         cfg: Arc::clone(&cfg),
-        h1: H1Config {
-            max_body_size: cfg.max_body_size,
-            spool: SpoolConfig { threshold: cfg.body_spool_threshold as usize, dir: std::env::temp_dir() },
-            header_timeout: cfg.header_timeout_secs,
-            idle_timeout: cfg.idle_timeout_secs,
-            server_header: Some(Bytes::from_static(SERVER_SOFTWARE.as_bytes())),
-            ..H1Config::default()
+        h1,
+        h2,
+        tls: tls.clone(),
+        redirect_to_https: match tls_local {
+            Some(a) if cfg.redirect_http_to_https => Some(a.port()),
+            _ => None,
         },
         pool: pool.clone(),
         php: Arc::new(PhpSettings {
@@ -75,16 +115,17 @@ pub fn run(cfg: Config) -> Result<(), String> {
             server_timing: cfg.server_timing,
         }),
         stop: Arc::clone(&stop),
-        drain_timeout: Duration::from_secs(30),
+        drain_timeout: cfg.drain_timeout_secs,
+        ops: Arc::clone(&ops),
     });
 
     let mut threads = Vec::new();
     let (ready_tx, ready_rx) = mpsc::channel();
-    for (index, (cpu, l)) in cpus.iter().copied().zip(listeners).enumerate() {
+    for (index, ((cpu, l), tl)) in cpus.iter().copied().zip(listeners).zip(tls_listeners).enumerate() {
         let (shared, ready) = (Arc::clone(&shared), ready_tx.clone());
         let t = std::thread::Builder::new()
             .name(format!("core-{index}"))
-            .spawn(move || core::run(index, cpu, l, shared, ready))
+            .spawn(move || core::run(index, cpu, l, tl, shared, ready))
             .map_err(|e| format!("starting core thread: {e}"))?;
         threads.push(t);
     }
@@ -107,11 +148,37 @@ pub fn run(cfg: Config) -> Result<(), String> {
         driver = drivers.first().copied().unwrap_or("none"),
         "listening on http://{local}"
     );
+    if let Some(tls_local) = tls_local {
+        tracing::info!(
+            addr = %tls_local,
+            protocols = "h2, http/1.1",
+            redirect_http = cfg.redirect_http_to_https,
+            "listening on https://{tls_local}"
+        );
+    }
 
-    let signal_thread = signals::spawn_handler(signals, Arc::clone(&stop))?;
+    let signal_thread = signals::spawn_handler(signals, Arc::clone(&stop), tls.map(|t| (t, Arc::clone(&cfg))))?;
+    // systemd (Type=notify): ready now that every core listens; STOPPING=1 when the drain starts.
+    sd_notify::ready(&format!("listening on {local}, {} cores, {}", drivers.len(), drivers.first().copied().unwrap_or("none")));
+    let stopped = Arc::clone(&stop);
+    sd_notify::stopping_when(async move { stopped.wait().await });
+    if let (Some(listener), Some(metrics)) = (internal, &ops.metrics) {
+        let addr = listener.local_addr().map_err(|e| format!("INTERNAL_ADDR: {e}"))?;
+        let state = internal_server::InternalState {
+            metrics: Arc::clone(metrics),
+            pool: pool.clone(),
+            stop: Arc::clone(&stop),
+            config: internal_server::config_json(&cfg),
+            started: Instant::now(),
+        };
+        internal_server::spawn(listener, Arc::new(state))?;
+        tracing::info!(addr = %addr, "internal server on http://{addr} (/health, /ready, /metrics, /config)");
+    }
+
     for t in threads {
         let _ = t.join();
     }
+    ops.finish();
     tracing::info!("connections drained; stopping PHP workers");
     if let Some(pool) = &pool {
         pool.shutdown();

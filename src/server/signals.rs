@@ -8,7 +8,10 @@ use std::thread::JoinHandle;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::SignalFd;
 
+use uring_http::tls::TlsAcceptor;
+
 use super::stop_signal::StopSignal;
+use crate::config::Config;
 
 pub struct Blocked(SigSet);
 
@@ -24,7 +27,13 @@ pub fn block() -> Result<Blocked, String> {
     Ok(Blocked(set))
 }
 
-pub fn spawn_handler(blocked: Blocked, stop: Arc<StopSignal>) -> Result<JoinHandle<()>, String> {
+/// `tls`: the certificate holder SIGHUP reloads (and the configuration, to name the
+/// variables in error lines).
+pub fn spawn_handler(
+    blocked: Blocked,
+    stop: Arc<StopSignal>,
+    tls: Option<(Arc<TlsAcceptor>, Arc<Config>)>,
+) -> Result<JoinHandle<()>, String> {
     let fd = SignalFd::new(&blocked.0).map_err(|e| format!("signalfd: {e}"))?;
     std::thread::Builder::new()
         .name("signals".into())
@@ -39,7 +48,17 @@ pub fn spawn_handler(blocked: Blocked, stop: Arc<StopSignal>) -> Result<JoinHand
                         tracing::info!(signal = info.ssi_signo, "stop signal: draining connections");
                         stop.trigger();
                     }
-                    Ok(Signal::SIGHUP) => tracing::info!("SIGHUP: nothing to reload"),
+                    Ok(Signal::SIGHUP) => match &tls {
+                        None => tracing::info!("SIGHUP: nothing to reload"),
+                        // New handshakes use the new certificate; open connections keep theirs.
+                        Some((acceptor, cfg)) => match acceptor.reload() {
+                            Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                            Err(e) => tracing::error!(
+                                "SIGHUP: TLS certificate not reloaded, keeping the old one: {}",
+                                cfg.tls_error_line(&e)
+                            ),
+                        },
+                    },
                     _ => {}
                 },
                 Ok(None) => {}

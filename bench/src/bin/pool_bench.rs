@@ -10,8 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 use uring_http::{Headers, Method, RequestBody, Version};
 use uring_php::php::inline::InlineWorker;
 use uring_php::php::{
-    Engine, ExecLimits, IniConfig, Job, PoolConfig, Reply, ReplyEvent, ReplySink, RequestControl, ScriptRequest,
-    WorkerPool,
+    Engine, ExecLimits, IniConfig, Job, PoolConfig, Reply, ReplyEvent, ReplySink, RequestControl,
+    ScriptRequest, WorkerPool,
 };
 
 fn job(sink: Arc<dyn ReplySink>, script: &str) -> Job {
@@ -38,7 +38,11 @@ fn job(sink: Arc<dyn ReplySink>, script: &str) -> Job {
         received_at: SystemTime::now(),
         driver: "bench",
     };
-    Job { request, reply: Reply::new(sink, 0, Arc::new(RequestControl::new(None, Instant::now()))), queued_at: Instant::now() }
+    Job {
+        request,
+        reply: Reply::new(sink, 0, Arc::new(RequestControl::new(None, Instant::now()))),
+        queued_at: Instant::now(),
+    }
 }
 
 /// Counts completed responses and lets the submitter wait for room.
@@ -92,6 +96,7 @@ fn bare(threads: usize, secs: f64, script: &str) -> f64 {
 
 fn pooled(threads: usize, secs: f64, script: &str) -> f64 {
     let pool = WorkerPool::start(PoolConfig {
+        lanes: 1,
         workers: threads,
         queue_capacity: 1024,
         cpus: vec![],
@@ -99,7 +104,11 @@ fn pooled(threads: usize, secs: f64, script: &str) -> f64 {
         limits: ExecLimits::default(),
     })
     .unwrap();
-    let counter = Arc::new(Counter { done: AtomicU64::new(0), lock: Mutex::new(()), cv: Condvar::new() });
+    let counter = Arc::new(Counter {
+        done: AtomicU64::new(0),
+        lock: Mutex::new(()),
+        cv: Condvar::new(),
+    });
     let sink: Arc<dyn ReplySink> = counter.clone();
     // Keep 4 jobs per worker in flight, as a busy server would.
     let window = (threads * 4) as u64;
@@ -113,7 +122,10 @@ fn pooled(threads: usize, secs: f64, script: &str) -> f64 {
             }
         }
         let g = counter.lock.lock().unwrap();
-        let _ = counter.cv.wait_timeout(g, Duration::from_millis(1)).unwrap();
+        let _ = counter
+            .cv
+            .wait_timeout(g, Duration::from_millis(1))
+            .unwrap();
     }
     while counter.done.load(Ordering::Acquire) < submitted {
         std::thread::sleep(Duration::from_millis(1));
@@ -129,7 +141,11 @@ fn main() {
     let secs: f64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/php/hello.php");
     let _engine = Engine::start(&IniConfig::default()).expect("engine");
-    println!("PHP {} ZTS, external timers: {}", Engine::php_version(), uring_php::php::watchdog::external_timers());
+    println!(
+        "PHP {} ZTS, external timers: {}",
+        Engine::php_version(),
+        uring_php::php::watchdog::external_timers()
+    );
     // Warm OPcache, then alternate the two a few times so drift hits both alike.
     bare(threads, 0.5, script);
     let mut b = Vec::new();
@@ -140,5 +156,8 @@ fn main() {
     }
     let avg = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let (b, p) = (avg(&b), avg(&p));
-    println!("threads={threads} bare={b:.0}/s pool={p:.0}/s overhead={:.1}%", (1.0 - p / b) * 100.0);
+    println!(
+        "threads={threads} bare={b:.0}/s pool={p:.0}/s overhead={:.1}%",
+        (1.0 - p / b) * 100.0
+    );
 }

@@ -7,10 +7,11 @@
 //!
 //! Settings are uring_php's own (its `Config`: `LISTEN_ADDR`, `DOCUMENT_ROOT`,
 //! `PHP_WORKERS`, `QUEUE_CAPACITY`, `REQUEST_TIMEOUT`, `EXECUTOR`, …). `CPU_AFFINITY`
-//! restricts the whole process to those CPUs and sets the number of tokio workers; the
-//! PHP workers are pinned round-robin over them as in uring_php. tokio's workers are
-//! not pinned one by one: moving between the allowed CPUs (work stealing) is how tokio
-//! is deployed, and what the comparison is about.
+//! restricts the whole process to those CPUs and gives one tokio worker per CPU, pinned
+//! there, submitting to that CPU's queue lane (as uring_php's core threads do); the PHP
+//! workers are pinned with their lanes by the pool, as in uring_php. What differs is
+//! the front end: tokio's scheduler (with work stealing between its workers, so a busy
+//! worker's connections can be served by an idle one), its epoll reactor, and hyper.
 //!
 //! Differences kept on purpose (none is on the path the benchmarks measure): request
 //! bodies are collected in memory (uring_php spools large ones to a file), static files
@@ -23,6 +24,7 @@ mod service;
 mod static_file;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +33,6 @@ use hyper_util::server::conn::auto;
 use socket2::{Domain, Protocol, Socket, Type};
 use uring_php::config::{Config, Executor};
 use uring_php::php::{Engine, IniConfig, PoolConfig, WorkerPool};
-use uring_php::router::Router;
 
 pub use service::App;
 
@@ -44,9 +45,14 @@ pub fn run(cfg: Config) -> Result<(), String> {
     let (engine, pool) = if cfg.executor() == Executor::Php {
         let mut overrides = IniConfig::overrides_from_env(std::env::vars());
         overrides.extend(cfg.php_define.iter().cloned());
-        let ini = IniConfig { file: cfg.php_ini.clone(), overrides };
+        let ini = IniConfig {
+            file: cfg.php_ini.clone(),
+            overrides,
+        };
         let engine = Engine::start(&ini).map_err(|e| format!("PHP: {e}"))?;
         let pool = WorkerPool::start(PoolConfig {
+            // As uring_php: one lane per CPU; each tokio worker submits to its own.
+            lanes: cfg.queue_lanes.unwrap_or(cpus.len()),
             workers: cfg.workers(),
             queue_capacity: cfg.queue_capacity(),
             cpus: cpus.clone(),
@@ -59,13 +65,28 @@ pub fn run(cfg: Config) -> Result<(), String> {
         (None, None)
     };
 
-    let router = Router::new(&cfg.document_root, cfg.index_file.clone())
-        .map_err(|e| format!("DOCUMENT_ROOT={}: {e}", cfg.document_root.display()))?;
-    let app = Arc::new(App::new(&cfg, router, pool.clone()));
+    let app = Arc::new(
+        App::new(&cfg, pool.clone())
+            .map_err(|e| format!("DOCUMENT_ROOT={}: {e}", cfg.document_root.display()))?,
+    );
 
+    let started = Arc::new(AtomicUsize::new(0));
+    let pin_to = cpus.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cpus.len().max(1))
         .thread_name("tokio-worker")
+        .on_thread_start(move || {
+            // tokio starts its workers first, then blocking-pool threads (tokio::fs) on
+            // demand: worker i is pinned to cpus[i] and submits to queue lane i, as
+            // uring_php's core i; blocking threads are spread the same way.
+            let i = started.fetch_add(1, Ordering::Relaxed);
+            if !pin_to.is_empty() {
+                let _ = core_affinity::set_for_current(core_affinity::CoreId {
+                    id: pin_to[i % pin_to.len()],
+                });
+                php::set_lane(i % pin_to.len());
+            }
+        })
         .enable_all()
         .build()
         .map_err(|e| format!("starting the tokio runtime: {e}"))?;
@@ -128,7 +149,8 @@ fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
         s.set_only_v6(false).ok();
     }
     s.set_nonblocking(true)?;
-    s.bind(&addr.into()).map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+    s.bind(&addr.into())
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
     s.listen(4096)?;
     Ok(s.into())
 }
@@ -141,7 +163,9 @@ fn restrict_to(cpus: &[usize]) -> Result<(), String> {
     }
     let mut set = CpuSet::new();
     for &c in cpus {
-        set.set(c).map_err(|e| format!("CPU_AFFINITY: CPU {c}: {e}"))?;
+        set.set(c)
+            .map_err(|e| format!("CPU_AFFINITY: CPU {c}: {e}"))?;
     }
-    sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).map_err(|e| format!("CPU_AFFINITY: sched_setaffinity: {e}"))
+    sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .map_err(|e| format!("CPU_AFFINITY: sched_setaffinity: {e}"))
 }

@@ -3,6 +3,7 @@
 //! oneshot for the first event, plus an mpsc only when the script streams), where
 //! uring_php uses its core's completion queue and eventfd.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -15,14 +16,23 @@ use hyper::{Request, Response, StatusCode, Version as HyperVersion};
 use tokio::sync::{mpsc, oneshot};
 use uring_http::{Headers, Method, RequestBody, Version};
 use uring_php::php::{
-    Job, Reply, ReplyEvent, ReplySink, RequestControl, ResponseHead, ScriptBody, ScriptRequest, ScriptResponse,
-    WorkerPool,
+    Job, Reply, ReplyEvent, ReplySink, RequestControl, ResponseHead, ScriptBody, ScriptRequest,
+    ScriptResponse, WorkerPool,
 };
 use uring_php::php_handler::next_request_id;
 use uring_php::router::PhpTarget;
 
 use super::body::{FileBody, OutBody, PhpStream};
 use super::service::text;
+
+thread_local! {
+    /// The queue lane of the tokio worker this runs on (its CPU's index in CPU_AFFINITY).
+    static LANE: Cell<usize> = const { Cell::new(0) };
+}
+
+pub fn set_lane(lane: usize) {
+    LANE.with(|l| l.set(lane));
+}
 
 /// What the I/O driver field of `uring_server_info()` says for this front end.
 const DRIVER: &str = "tokio";
@@ -98,10 +108,17 @@ pub async fn handle(
 
     let queued_at = Instant::now();
     let control = Arc::new(RequestControl::new(settings.request_timeout, queued_at));
-    let uri = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_string(), |pq| pq.as_str().to_string());
+    let uri = parts.uri.path_and_query().map_or_else(
+        || parts.uri.path().to_string(),
+        |pq| pq.as_str().to_string(),
+    );
     let host = match parts.uri.authority() {
         Some(a) => Some(a.as_str().to_string()),
-        None => parts.headers.get(HOST).and_then(|h| h.to_str().ok()).map(str::to_string),
+        None => parts
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string),
     };
     let request = ScriptRequest {
         id: next_request_id(),
@@ -132,9 +149,23 @@ pub async fn handle(
     let (tx, rx) = oneshot::channel();
     let sink: Arc<dyn ReplySink> = Arc::new(TokioSink(Mutex::new(SinkState::First(tx))));
     let reply = Reply::new(sink, 0, Arc::clone(&control));
-    if pool.submit(Job { request, reply, queued_at }).is_err() {
-        let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable: all PHP workers are busy\n");
-        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    if pool
+        .submit_to(
+            LANE.with(Cell::get),
+            Job {
+                request,
+                reply,
+                queued_at,
+            },
+        )
+        .is_err()
+    {
+        let mut r = text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable: all PHP workers are busy\n",
+        );
+        r.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
         return r;
     }
 
@@ -151,7 +182,9 @@ pub async fn handle(
             response_out(resp.head, body)
         }
         Some(First::Stream(head, receiver)) => {
-            let deadline = settings.stream_timeout.map(|t| Box::pin(tokio::time::sleep(t)));
+            let deadline = settings
+                .stream_timeout
+                .map(|t| Box::pin(tokio::time::sleep(t)));
             let stream = PhpStream {
                 receiver,
                 control,
@@ -175,19 +208,30 @@ async fn read_body(incoming: Incoming, max: u64) -> Result<RequestBody, Response
     if incoming.size_hint().lower() > max {
         return Err(text(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large\n"));
     }
-    match http_body_util::Limited::new(incoming, max as usize).collect().await {
+    match http_body_util::Limited::new(incoming, max as usize)
+        .collect()
+        .await
+    {
         Ok(c) => {
             let b = c.to_bytes();
-            Ok(if b.is_empty() { RequestBody::Empty } else { RequestBody::Memory(b) })
+            Ok(if b.is_empty() {
+                RequestBody::Empty
+            } else {
+                RequestBody::Memory(b)
+            })
         }
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(text(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large\n"))
         }
         Err(_) => Err(text(StatusCode::BAD_REQUEST, "Bad Request\n")),
     }
 }
 
-/// hyper's header map as uring's ordered list (values shared, not copied).
+/// hyper's header map as uring's ordered list (http 1.x offers no way to take a value's
+/// bytes without copying them).
 fn headers_in(map: hyper::HeaderMap) -> Headers {
     let mut out = Headers::with_capacity(map.len());
     let mut name: Option<HeaderName> = None;
@@ -196,7 +240,7 @@ fn headers_in(map: hyper::HeaderMap) -> Headers {
             name = Some(n);
         }
         if let Some(n) = &name {
-            out.push(n.as_str(), Bytes::from(v));
+            out.push(n.as_str(), Bytes::copy_from_slice(v.as_bytes()));
         }
     }
     out
@@ -204,12 +248,15 @@ fn headers_in(map: hyper::HeaderMap) -> Headers {
 
 fn response_out(head: ResponseHead, body: OutBody) -> Response<OutBody> {
     let mut r = Response::new(body);
-    *r.status_mut() = StatusCode::from_u16(head.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *r.status_mut() =
+        StatusCode::from_u16(head.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = r.headers_mut();
     h.reserve(head.headers.len());
     for (name, value) in head.headers.iter() {
-        let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_maybe_shared(value.clone()))
-        else {
+        let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_maybe_shared(value.clone()),
+        ) else {
             continue;
         };
         h.append(n, v);
@@ -221,7 +268,9 @@ fn response_out(head: ResponseHead, body: OutBody) -> Response<OutBody> {
 /// then the script is stopped through PHP's own timeout, as in uring_php.
 async fn first_event(mut rx: oneshot::Receiver<First>, control: &RequestControl) -> Option<First> {
     loop {
-        let Some(deadline) = control.deadline() else { return rx.await.ok() };
+        let Some(deadline) = control.deadline() else {
+            return rx.await.ok();
+        };
         match tokio::time::timeout_at(deadline.into(), &mut rx).await {
             Ok(r) => return r.ok(),
             Err(_) => {

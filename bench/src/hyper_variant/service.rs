@@ -1,7 +1,9 @@
 //! Per-request dispatch, as uring_php's `AppService`: method check, routing with
 //! uring_php's own `Router`, then a static file or PHP.
 
+use std::cell::OnceCell;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -18,16 +20,26 @@ use super::{php, static_file};
 pub const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, QUERY";
 pub const SERVER_NAME: &str = "uring_php-hyper-variant";
 
+thread_local! {
+    /// uring_php's router keeps a per-core cache of PHP routes and is not shared between
+    /// threads: the hyper variant gives each tokio worker thread its own, the nearest
+    /// equivalent. Routing is synchronous, so a task never holds it across an await.
+    static ROUTER: OnceCell<Router> = const { OnceCell::new() };
+}
+
 /// What every connection shares.
 pub struct App {
-    router: Router,
+    document_root: PathBuf,
+    index_file: Option<String>,
     /// None with EXECUTOR=stub.
     pool: Option<WorkerPool>,
     pub(super) settings: php::Settings,
 }
 
 impl App {
-    pub fn new(cfg: &Config, router: Router, pool: Option<WorkerPool>) -> App {
+    /// Fails when the document root cannot be opened.
+    pub fn new(cfg: &Config, pool: Option<WorkerPool>) -> std::io::Result<App> {
+        let router = Router::new(&cfg.document_root, cfg.index_file.clone())?;
         let settings = php::Settings {
             document_root: Arc::from(router.root().to_string_lossy().as_ref()),
             server_name: cfg.server_name.as_deref().map(Arc::from),
@@ -36,36 +48,79 @@ impl App {
             stream_buffer: cfg.exec_limits().stream_buffer,
             max_body_size: cfg.max_body_size,
         };
-        let pool = if cfg.executor() == Executor::Php { pool } else { None };
-        App { router, pool, settings }
+        let pool = if cfg.executor() == Executor::Php {
+            pool
+        } else {
+            None
+        };
+        Ok(App {
+            document_root: router.root().to_path_buf(),
+            index_file: cfg.index_file.clone(),
+            pool,
+            settings,
+        })
     }
 
-    pub async fn call(&self, req: Request<Incoming>, remote: SocketAddr, local: SocketAddr) -> Response<OutBody> {
+    fn route(&self, path: &str, query: Option<&str>) -> Route {
+        ROUTER.with(|cell| {
+            if cell.get().is_none() {
+                match Router::new(&self.document_root, self.index_file.clone()) {
+                    Ok(r) => {
+                        let _ = cell.set(r);
+                    }
+                    Err(e) => {
+                        tracing::error!("opening the document root: {e}");
+                        return Route::Forbidden;
+                    }
+                }
+            }
+            cell.get()
+                .map_or(Route::Forbidden, |r| r.route(path, query))
+        })
+    }
+
+    pub async fn call(
+        &self,
+        req: Request<Incoming>,
+        remote: SocketAddr,
+        local: SocketAddr,
+    ) -> Response<OutBody> {
         let mut resp = self.dispatch(req, remote, local).await;
-        resp.headers_mut().insert(SERVER, HeaderValue::from_static(SERVER_NAME));
+        resp.headers_mut()
+            .insert(SERVER, HeaderValue::from_static(SERVER_NAME));
         resp
     }
 
-    async fn dispatch(&self, req: Request<Incoming>, remote: SocketAddr, local: SocketAddr) -> Response<OutBody> {
+    async fn dispatch(
+        &self,
+        req: Request<Incoming>,
+        remote: SocketAddr,
+        local: SocketAddr,
+    ) -> Response<OutBody> {
         if !allowed(req.method()) {
             let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
-            r.headers_mut().insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
+            r.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(ALLOWED_METHODS));
             return r;
         }
         let uri = req.uri();
-        match self.router.route(uri.path(), uri.query()) {
+        match self.route(uri.path(), uri.query()) {
             Route::Php(target) => match &self.pool {
                 Some(pool) => php::handle(pool, &self.settings, req, target, remote, local).await,
                 None => {
                     let mut r = Response::new(OutBody::full(Bytes::from_static(b"Hello, World!")));
-                    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=UTF-8"));
+                    r.headers_mut().insert(
+                        CONTENT_TYPE,
+                        HeaderValue::from_static("text/html; charset=UTF-8"),
+                    );
                     r
                 }
             },
             Route::Static { file, meta, rel } => {
                 if !matches!(*req.method(), Method::GET | Method::HEAD) {
                     let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
-                    r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+                    r.headers_mut()
+                        .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
                     return r;
                 }
                 static_file::serve(req.method() == Method::HEAD, file, meta, &rel).await
@@ -85,12 +140,18 @@ impl App {
 }
 
 fn allowed(m: &Method) -> bool {
-    matches!(m.as_str(), "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | "QUERY")
+    matches!(
+        m.as_str(),
+        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | "QUERY"
+    )
 }
 
 pub(super) fn text(status: StatusCode, body: &'static str) -> Response<OutBody> {
     let mut r = Response::new(OutBody::full(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }

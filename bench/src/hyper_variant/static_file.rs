@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use bytes::BytesMut;
-use hyper::header::{HeaderValue, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED};
+use hyper::header::{
+    HeaderValue, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED,
+};
 use hyper::Response;
 use uring_php::static_files::content_type;
 
@@ -19,14 +21,20 @@ pub async fn serve(head: bool, file: File, meta: Metadata, rel: &Path) -> Respon
     let body = if head || size == 0 {
         OutBody::empty()
     } else {
-        OutBody::File(FileBody { file: tokio::fs::File::from_std(file), remaining: size, buf: BytesMut::new() })
+        OutBody::File(FileBody {
+            file: tokio::fs::File::from_std(file),
+            remaining: size,
+            buf: BytesMut::new(),
+        })
     };
     let mut r = Response::new(body);
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&content_type(rel)) {
         h.insert(CONTENT_TYPE, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(meta.modified().unwrap_or(UNIX_EPOCH))) {
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(
+        meta.modified().unwrap_or(UNIX_EPOCH),
+    )) {
         h.insert(LAST_MODIFIED, v);
     }
     if let Ok(v) = HeaderValue::from_str(&format!("\"{:x}-{:x}\"", meta.mtime(), size)) {

@@ -1,1 +1,599 @@
-//! The benchmark runner (placeholder while the hyper variant is built).
+//! The benchmark runner: starts every peer on loopback, checks each answers every
+//! scenario correctly (and runs PHP with OPcache on), then drives wrk against them
+//! round by round — A, B, C, A, B, C … — so drift on this shared machine hits all
+//! alike, reading each server's CPU time and peak RSS from /proc around every run.
+//! Writes RESULTS.md, results.csv and the plots; nothing in them is typed by hand.
+
+pub mod args;
+mod machine;
+mod plot;
+pub mod probe;
+pub mod procfs;
+mod report;
+pub mod scenarios;
+mod servers;
+mod stats;
+pub mod wrk;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub use args::Options;
+use scenarios::{Peer, Scenario};
+use servers::{Context, Placement, Server};
+pub use stats::{Mode, Sample};
+
+/// Between two measured runs: lets the last run's connections close.
+const PAUSE: Duration = Duration::from_millis(100);
+
+/// CPUs in taskset syntax.
+pub fn cpu_list(cpus: &[usize]) -> String {
+    uring_php::cpu_set::format(cpus)
+}
+
+/// The CPUs this process may run on.
+pub fn allowed_cpus() -> Vec<usize> {
+    uring_php::cpu_set::allowed()
+}
+
+/// How the servers and wrk share the machine in each mode.
+pub fn placement(mode: Mode, cpus: &[usize]) -> Option<Placement> {
+    let n = cpus.len().max(1);
+    match mode {
+        Mode::Scaling => None,
+        Mode::Shared => Some(Placement {
+            server_cpus: vec![],
+            client_cpus: vec![],
+            workers: 2 * n,
+            io_threads: n,
+        }),
+        Mode::Separate => {
+            if cpus.len() < 2 {
+                return None;
+            }
+            let half = cpus.len() / 2;
+            Some(Placement {
+                server_cpus: cpus[..half].to_vec(),
+                client_cpus: cpus[half..].to_vec(),
+                workers: 2 * half,
+                io_threads: half,
+            })
+        }
+    }
+}
+
+/// wrk threads: one per client CPU (at most 4), two when wrk is not pinned.
+fn wrk_threads(place: &Placement, cpus: usize) -> usize {
+    if place.client_cpus.is_empty() {
+        cpus.clamp(1, 4)
+    } else {
+        place.client_cpus.len().clamp(1, 4)
+    }
+}
+
+/// What a PHP peer reported about itself (bench/php/opcache.php).
+#[derive(Clone, Debug, Default)]
+pub struct PeerInfo {
+    pub opcache: bool,
+    pub jit: bool,
+    pub sapi: String,
+    pub version: String,
+    pub zts: bool,
+}
+
+/// A peer left out of a scenario, and why.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    pub mode: Mode,
+    pub scenario: &'static str,
+    pub peer: Peer,
+    pub reason: String,
+}
+
+/// The scaling run: one row per CPU count.
+#[derive(Clone, Debug)]
+pub struct ScalingRow {
+    pub cores: usize,
+    pub server_cpus: String,
+    pub client_cpus: String,
+    pub connections: usize,
+    pub samples: Vec<Sample>,
+}
+
+/// Everything a run produced, for the report.
+pub struct Outcome {
+    pub samples: Vec<Sample>,
+    pub skipped: Vec<Skipped>,
+    pub peer_info: BTreeMap<Peer, PeerInfo>,
+    pub placements: Vec<(Mode, Placement)>,
+    pub scaling: Vec<ScalingRow>,
+    pub elapsed: Duration,
+}
+
+pub fn main() {
+    let opts = match Options::parse(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&opts) {
+        eprintln!("bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+pub fn run(opts: &Options) -> Result<(), String> {
+    let started = Instant::now();
+    let machine = machine::collect();
+    let cpus = allowed_cpus();
+    let tmp = std::env::temp_dir().join(format!("uring-bench-{}", std::process::id()));
+    fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let docroot = opts
+        .docroot
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", opts.docroot.display()))?;
+    let ctx = Context {
+        bin_dir: opts.bin_dir.clone(),
+        docroot,
+        tmp: tmp.clone(),
+    };
+    let post_body = tmp.join("api-body.json");
+    fs::write(&post_body, scenarios::api_body()).map_err(|e| e.to_string())?;
+
+    let plan = Plan::new(opts, &cpus);
+    eprintln!(
+        "bench: {} measured runs of {}s (+ warm-ups{}), about {} min; {} CPU(s): {}",
+        plan.runs,
+        opts.duration.as_secs(),
+        if opts.scaling { ", scaling run" } else { "" },
+        plan.estimate.as_secs().div_ceil(60),
+        cpus.len(),
+        machine.cpu_model
+    );
+
+    let mut out = Outcome {
+        samples: Vec::new(),
+        skipped: Vec::new(),
+        peer_info: BTreeMap::new(),
+        placements: Vec::new(),
+        scaling: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    let mut progress = Progress {
+        done: 0,
+        total: plan.runs,
+        started: Instant::now(),
+    };
+    for &mode in &opts.modes {
+        let Some(place) = placement(mode, &cpus) else {
+            eprintln!("bench: {mode} mode needs at least 2 CPUs; skipped");
+            continue;
+        };
+        out.placements.push((mode, place.clone()));
+        run_mode(
+            mode,
+            &place,
+            opts,
+            &ctx,
+            &post_body,
+            &mut out,
+            &mut progress,
+        )?;
+    }
+    if opts.scaling {
+        out.scaling = run_scaling(opts, &ctx, &cpus, &mut progress)?;
+    }
+    out.elapsed = started.elapsed();
+
+    fs::create_dir_all(opts.out.join("plots"))
+        .map_err(|e| format!("{}: {e}", opts.out.display()))?;
+    let plots = plot::write_all(&opts.out.join("plots"), &out, opts)?;
+    let csv = stats::csv(&out.samples, &out.scaling);
+    fs::write(opts.out.join("results.csv"), csv).map_err(|e| e.to_string())?;
+    let md = report::render(opts, &machine, &out, &plots);
+    let results = opts.out.join("RESULTS.md");
+    fs::write(&results, md).map_err(|e| format!("{}: {e}", results.display()))?;
+    let _ = fs::remove_dir_all(&tmp);
+    eprintln!(
+        "bench: wrote {} and {} plot(s) in {:.0} s",
+        results.display(),
+        plots.len(),
+        out.elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// How many measured runs a run will make, and about how long it takes.
+struct Plan {
+    runs: usize,
+    estimate: Duration,
+}
+
+impl Plan {
+    fn new(opts: &Options, cpus: &[usize]) -> Plan {
+        let modes = opts
+            .modes
+            .iter()
+            .filter(|m| placement(**m, cpus).is_some())
+            .count();
+        let pairs: usize = opts.scenarios.iter().map(|s| peers_of(s, opts).len()).sum();
+        let mut runs = modes * pairs * opts.conns.len() * opts.rounds;
+        let warmups = modes * pairs;
+        if opts.scaling {
+            runs += scaling_counts(cpus.len()).len() * opts.rounds;
+        }
+        let per_run = opts.duration.as_secs_f64() + 0.25;
+        let secs = runs as f64 * per_run
+            + warmups as f64 * (opts.warmup.as_secs_f64() + 0.3)
+            + 15.0 * modes as f64;
+        Plan {
+            runs,
+            estimate: Duration::from_secs_f64(secs),
+        }
+    }
+}
+
+struct Progress {
+    done: usize,
+    total: usize,
+    started: Instant,
+}
+
+impl Progress {
+    fn step(&mut self, what: &str, s: &Sample) {
+        self.done += 1;
+        eprintln!(
+            "[{:>3}/{}] {:>4.0}s {what}: {:>9.0} req/s  p50 {:>8}  p99 {:>8}  {:>6.1} CPU-µs/req{}",
+            self.done,
+            self.total,
+            self.started.elapsed().as_secs_f64(),
+            s.rps,
+            stats::fmt_us(s.p50_us),
+            stats::fmt_us(s.p99_us),
+            s.cpu_us_per_req(),
+            if s.errors() > 0 {
+                format!(
+                    "  ({} non-2xx, {} socket errors)",
+                    s.non_2xx, s.socket_errors
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+/// The peers that run `s`: its own list, filtered by --peers.
+fn peers_of(s: &Scenario, opts: &Options) -> Vec<Peer> {
+    s.peers
+        .iter()
+        .copied()
+        .filter(|p| opts.peers.contains(p))
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_mode(
+    mode: Mode,
+    place: &Placement,
+    opts: &Options,
+    ctx: &Context,
+    post_body: &std::path::Path,
+    out: &mut Outcome,
+    progress: &mut Progress,
+) -> Result<(), String> {
+    let mut needed: Vec<Peer> = opts
+        .scenarios
+        .iter()
+        .flat_map(|s| peers_of(s, opts))
+        .collect();
+    needed.sort();
+    needed.dedup();
+    eprintln!(
+        "bench: {mode} mode: servers on CPUs {}, wrk on {}; {} PHP workers; starting {}",
+        if place.server_cpus.is_empty() {
+            "all".into()
+        } else {
+            cpu_list(&place.server_cpus)
+        },
+        if place.client_cpus.is_empty() {
+            "any (unpinned)".into()
+        } else {
+            cpu_list(&place.client_cpus)
+        },
+        place.workers,
+        needed
+            .iter()
+            .map(|p| p.key())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut servers: BTreeMap<Peer, Server> = BTreeMap::new();
+    for &peer in &needed {
+        match Server::start(peer, ctx, place, mode.key()) {
+            Ok(s) => {
+                servers.insert(peer, s);
+            }
+            Err(e) => {
+                eprintln!("bench: {e}");
+                for s in opts.scenarios.iter().filter(|s| s.peers.contains(&peer)) {
+                    out.skipped.push(Skipped {
+                        mode,
+                        scenario: s.key,
+                        peer,
+                        reason: first_line(&e),
+                    });
+                }
+            }
+        }
+    }
+    for (peer, server) in &servers {
+        if peer.runs_php() {
+            match peer_info(server) {
+                Ok(info) => {
+                    if !info.opcache {
+                        eprintln!("bench: warning: {} runs PHP without OPcache", peer.label());
+                    }
+                    out.peer_info.insert(*peer, info);
+                }
+                Err(e) => eprintln!("bench: {}: cannot read /opcache.php: {e}", peer.label()),
+            }
+        }
+    }
+
+    let threads = wrk_threads(place, allowed_cpus().len());
+    for scenario in &opts.scenarios {
+        let mut peers = Vec::new();
+        for peer in peers_of(scenario, opts) {
+            let Some(server) = servers.get(&peer) else {
+                continue;
+            };
+            let answer = if scenario.post {
+                probe::request(
+                    server.addr,
+                    "POST",
+                    scenario.path,
+                    Some(("application/json", &scenarios::api_body())),
+                )
+            } else {
+                probe::get(server.addr, scenario.path)
+            };
+            match answer.and_then(|a| scenarios::check(scenario, &a)) {
+                Ok(()) => peers.push(peer),
+                Err(e) => {
+                    eprintln!(
+                        "bench: {} answers {} wrongly, left out: {e}",
+                        peer.label(),
+                        scenario.path
+                    );
+                    out.skipped.push(Skipped {
+                        mode,
+                        scenario: scenario.key,
+                        peer,
+                        reason: first_line(&e),
+                    });
+                }
+            }
+        }
+        // Warm-up: OPcache, php-fpm's children, page cache, connection pools.
+        for &peer in &peers {
+            let server = &servers[&peer];
+            let _ = measure(
+                server,
+                scenario,
+                16.min(*opts.conns.iter().max().unwrap_or(&16)),
+                opts.warmup,
+                place,
+                threads,
+                post_body,
+            );
+        }
+        for &conns in &opts.conns {
+            for round in 0..opts.rounds {
+                for &peer in &peers {
+                    let server = &servers[&peer];
+                    let mut s = measure(
+                        server,
+                        scenario,
+                        conns,
+                        opts.duration,
+                        place,
+                        threads,
+                        post_body,
+                    )
+                    .map_err(|e| {
+                        format!(
+                            "{} {} c={conns}: {e}\n{}",
+                            peer.label(),
+                            scenario.key,
+                            server.logs()
+                        )
+                    })?;
+                    s.mode = mode;
+                    s.round = round;
+                    progress.step(
+                        &format!("{mode} {} c={conns} r{round} {}", scenario.key, peer.key()),
+                        &s,
+                    );
+                    out.samples.push(s);
+                    thread::sleep(PAUSE);
+                }
+            }
+        }
+    }
+    for (_, mut s) in servers {
+        s.stop();
+    }
+    Ok(())
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
+}
+
+fn peer_info(server: &Server) -> Result<PeerInfo, String> {
+    let a = probe::get(server.addr, "/opcache.php")?;
+    if a.status != 200 {
+        return Err(format!("status {}", a.status));
+    }
+    let t = a.text();
+    let flag = |k: &str| t.contains(&format!("\"{k}\":true"));
+    let string = |k: &str| {
+        t.split(&format!("\"{k}\":\""))
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("")
+            .to_string()
+    };
+    Ok(PeerInfo {
+        opcache: flag("opcache"),
+        jit: flag("jit"),
+        sapi: string("sapi"),
+        version: string("version"),
+        zts: flag("zts"),
+    })
+}
+
+/// One wrk run against `server`, with the server's CPU time and peak RSS around it.
+fn measure(
+    server: &Server,
+    scenario: &Scenario,
+    conns: usize,
+    duration: Duration,
+    place: &Placement,
+    threads: usize,
+    post_body: &std::path::Path,
+) -> Result<Sample, String> {
+    let script = scenario
+        .post
+        .then(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/wrk/post.lua")));
+    let run = wrk::WrkRun {
+        url: format!("http://{}{}", server.addr, scenario.path),
+        connections: conns,
+        threads,
+        duration,
+        cpus: &place.client_cpus,
+        script: script.as_deref(),
+        env: vec![(
+            "BENCH_POST_BODY".into(),
+            post_body.to_string_lossy().into_owned(),
+        )],
+    };
+    let before = procfs::tree(&server.pids());
+    procfs::reset_peak_rss(&before);
+    let cpu0 = procfs::cpu_ticks(&before);
+    let r = wrk::run(&run)?;
+    let after = procfs::tree(&server.pids());
+    let cpu1 = procfs::cpu_ticks(&after);
+    let rss = procfs::peak_rss_kib(&after);
+    let ticks = procfs::clock_ticks_per_sec();
+    Ok(Sample {
+        mode: Mode::Shared,
+        scenario: scenario.key,
+        peer: server.peer,
+        conns,
+        round: 0,
+        requests: r.report.requests,
+        rps: r.report.rps,
+        p50_us: r.report.p50_us,
+        p99_us: r.report.p99_us,
+        socket_errors: r.report.socket_errors,
+        non_2xx: r.report.non_2xx,
+        server_cpu_s: cpu1.saturating_sub(cpu0) as f64 / ticks,
+        client_cpu_s: r.client_cpu_s,
+        wall_s: r.wall.as_secs_f64(),
+        peak_rss_kib: rss,
+    })
+}
+
+/// 1, 2, 4, 8, 16 — as many as the machine has.
+pub fn scaling_counts(cpus: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = [1, 2, 4, 8, 16]
+        .into_iter()
+        .filter(|&k| k <= cpus)
+        .collect();
+    if v.last() != Some(&cpus) && cpus < 16 {
+        v.push(cpus);
+    }
+    v
+}
+
+/// uring_php hello.php with CPU_AFFINITY = the first k CPUs, wrk on the rest when any.
+fn run_scaling(
+    opts: &Options,
+    ctx: &Context,
+    cpus: &[usize],
+    progress: &mut Progress,
+) -> Result<Vec<ScalingRow>, String> {
+    let hello = scenarios::scenario("hello").expect("hello scenario");
+    let mut rows = Vec::new();
+    let mut servers = Vec::new();
+    for k in scaling_counts(cpus.len()) {
+        let place = Placement {
+            server_cpus: cpus[..k].to_vec(),
+            client_cpus: cpus[k..].to_vec(),
+            workers: 2 * k,
+            io_threads: k,
+        };
+        let server = Server::start(Peer::Uring, ctx, &place, &format!("scaling-{k}"))?;
+        let conns = (32 * k).max(64);
+        let threads = if place.client_cpus.is_empty() {
+            cpus.len().clamp(1, 4)
+        } else {
+            place.client_cpus.len().clamp(1, 4)
+        };
+        eprintln!(
+            "bench: scaling: CPU_AFFINITY={}, wrk on {}",
+            cpu_list(&place.server_cpus),
+            if place.client_cpus.is_empty() {
+                "any CPU".into()
+            } else {
+                cpu_list(&place.client_cpus)
+            }
+        );
+        let _ = measure(&server, hello, 16, opts.warmup, &place, threads, &ctx.tmp);
+        rows.push(ScalingRow {
+            cores: k,
+            server_cpus: cpu_list(&place.server_cpus),
+            client_cpus: if place.client_cpus.is_empty() {
+                "shared".into()
+            } else {
+                cpu_list(&place.client_cpus)
+            },
+            connections: conns,
+            samples: Vec::new(),
+        });
+        servers.push((server, place, threads));
+    }
+    for round in 0..opts.rounds {
+        for (i, (server, place, threads)) in servers.iter().enumerate() {
+            let conns = rows[i].connections;
+            let mut s = measure(
+                server,
+                hello,
+                conns,
+                opts.duration,
+                place,
+                *threads,
+                &ctx.tmp,
+            )?;
+            s.round = round;
+            s.mode = Mode::Scaling;
+            progress.step(
+                &format!("scaling cores={} c={conns} r{round}", rows[i].cores),
+                &s,
+            );
+            rows[i].samples.push(s);
+            thread::sleep(PAUSE);
+        }
+    }
+    for (mut s, _, _) in servers {
+        s.stop();
+    }
+    Ok(rows)
+}

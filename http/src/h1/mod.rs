@@ -14,10 +14,10 @@ mod fields;
 mod parse;
 mod request_body;
 mod respond;
-mod spool;
+pub(crate) mod spool;
 mod status;
-mod target;
-mod wait;
+pub(crate) mod target;
+pub(crate) mod wait;
 
 #[cfg(test)]
 mod tests;

@@ -10,12 +10,18 @@ use std::net::{SocketAddr, TcpStream};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+
 use uring_http::h1::{serve_h1, ConnInfo, H1Config};
-use uring_http::{Body, BodyStream, Headers, Request, RequestBody, Response, Service, Shutdown};
+use uring_http::tls::TlsAcceptor;
+use uring_http::{
+    serve_conn, serve_tls, Body, BodyStream, ConnConfig, Headers, Request, RequestBody, Response,
+    Service, Shutdown,
+};
 
 /// Which monoio driver runs the server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,28 +48,44 @@ pub fn drivers() -> Vec<Driver> {
     }
 }
 
+/// How the test server serves each connection.
+#[derive(Clone)]
+pub enum Mode {
+    /// `serve_h1` only.
+    H1(H1Config),
+    /// `serve_conn`: HTTP/1.1 or h2c by prior knowledge.
+    Sniff(ConnConfig),
+    /// `serve_tls`: ALPN decides.
+    Tls(ConnConfig, Arc<TlsAcceptor>),
+}
+
 /// Starts a server; it runs until the test process ends.
 pub fn start(cfg: H1Config, driver: Driver) -> SocketAddr {
+    start_mode(Mode::H1(cfg), driver)
+}
+
+/// Starts a server serving connections as `mode` says.
+pub fn start_mode(mode: Mode, driver: Driver) -> SocketAddr {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || match driver {
         Driver::Uring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
             .enable_timer()
             .build()
             .expect("io_uring runtime")
-            .block_on(accept_loop(cfg, tx)),
+            .block_on(accept_loop(mode, tx)),
         Driver::Legacy => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
             .enable_timer()
             .build()
             .expect("legacy runtime")
-            .block_on(accept_loop(cfg, tx)),
+            .block_on(accept_loop(mode, tx)),
     });
     rx.recv().expect("server address")
 }
 
-async fn accept_loop(cfg: H1Config, tx: mpsc::Sender<SocketAddr>) {
+async fn accept_loop(mode: Mode, tx: mpsc::Sender<SocketAddr>) {
     let listener = monoio::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     tx.send(listener.local_addr().unwrap()).unwrap();
-    let cfg = Rc::new(cfg);
+    let mode = Rc::new(mode);
     let shutdown = Shutdown::new();
     let service = Rc::new(TestService {
         shutdown: shutdown.clone(),
@@ -78,9 +100,18 @@ async fn accept_loop(cfg: H1Config, tx: mpsc::Sender<SocketAddr>) {
             local_addr: stream.local_addr().unwrap(),
             tls: false,
         };
-        let (cfg, shutdown, service) = (cfg.clone(), shutdown.clone(), service.clone());
+        let _ = stream.set_nodelay(true);
+        let (mode, shutdown, service) = (mode.clone(), shutdown.clone(), service.clone());
         monoio::spawn(async move {
-            let _ = serve_h1(stream, BytesMut::new(), &*service, &cfg, info, &shutdown).await;
+            let _ = match &*mode {
+                Mode::H1(cfg) => {
+                    serve_h1(stream, BytesMut::new(), &*service, cfg, info, &shutdown).await
+                }
+                Mode::Sniff(cfg) => serve_conn(stream, &*service, cfg, info, &shutdown).await,
+                Mode::Tls(cfg, tls) => {
+                    serve_tls(stream, tls, &*service, cfg, info, &shutdown).await
+                }
+            };
         });
     }
 }
@@ -100,6 +131,7 @@ struct Script {
 
 enum Item {
     Chunk(&'static str),
+    Owned(String),
     Wait(Pin<Box<dyn Future<Output = ()>>>),
 }
 
@@ -112,6 +144,12 @@ impl BodyStream for Script {
                     let s = *s;
                     self.items.pop_front();
                     return Poll::Ready(Some(Bytes::from_static(s.as_bytes())));
+                }
+                Some(Item::Owned(_)) => {
+                    let Some(Item::Owned(s)) = self.items.pop_front() else {
+                        unreachable!()
+                    };
+                    return Poll::Ready(Some(Bytes::from(s)));
                 }
                 Some(Item::Wait(f)) => {
                     if f.as_mut().poll(cx).is_pending() {
@@ -132,6 +170,12 @@ pub fn pattern(len: usize) -> Vec<u8> {
 impl Service for TestService {
     async fn call(&self, req: Request) -> Response {
         let path = req.path.clone();
+        if let Some(ms) = path.strip_prefix("/slow/") {
+            // Answers (an echo) after a while: a request that is in the service when
+            // the client resets it.
+            let ms: u64 = ms.parse().unwrap_or(100);
+            monoio::time::sleep(Duration::from_millis(ms)).await;
+        }
         let mut headers = Headers::new();
         headers.push("X-Path", path.clone());
         let body = if path == "/shutdown" {
@@ -152,6 +196,30 @@ impl Service for TestService {
                 .into_iter()
                 .collect(),
             }))
+        } else if let Some(n) = path.strip_prefix("/ticks/") {
+            // N chunks "tick i\n", a short timer between each.
+            let n: usize = n.parse().unwrap();
+            let mut items = std::collections::VecDeque::new();
+            for i in 0..n {
+                items.push_back(Item::Owned(format!("tick {i}\n")));
+                items.push_back(Item::Wait(Box::pin(monoio::time::sleep(
+                    Duration::from_millis(2),
+                ))));
+            }
+            Body::Stream(Box::pin(Script { items }))
+        } else if path == "/info" {
+            let cookies: Vec<String> = req
+                .headers
+                .get_all("cookie")
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .collect();
+            Body::Bytes(Bytes::from(format!(
+                "tls={} version={} host={:?} cookies={}",
+                req.tls,
+                req.version.as_str(),
+                req.host,
+                cookies.join("|")
+            )))
         } else if let Some(n) = path.strip_prefix("/file/") {
             let len: usize = n.parse().unwrap();
             let path = std::env::temp_dir().join(format!(
@@ -237,6 +305,11 @@ impl Client {
         Client {
             reader: BufReader::new(stream),
         }
+    }
+
+    /// The socket, for raw reads.
+    pub fn stream(&mut self) -> &mut TcpStream {
+        self.reader.get_mut()
     }
 
     pub fn send(&mut self, bytes: impl AsRef<[u8]>) {

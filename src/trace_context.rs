@@ -1,0 +1,318 @@
+//! W3C Trace Context (<https://www.w3.org/TR/trace-context/>): parsing `traceparent`,
+//! new span ids, the `traceparent` sent back, and request ids. Random ids come from a
+//! per-thread wyrand generator seeded once from getrandom, so a request costs no syscall.
+
+use std::cell::Cell;
+
+use bytes::Bytes;
+
+use crate::php::TraceIds;
+
+/// The ids of one request's span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceContext {
+    pub trace_id: [u8; 16],
+    /// This request's own span (new for every request).
+    pub span_id: [u8; 8],
+    /// The caller's span, from a valid incoming `traceparent`.
+    pub parent_id: Option<[u8; 8]>,
+    /// trace-flags: the caller's, or `01` (sampled) for a trace started here.
+    pub flags: u8,
+    /// The incoming `tracestate`, kept only when `traceparent` was valid (as the spec says).
+    pub tracestate: Option<Bytes>,
+}
+
+impl TraceContext {
+    /// Continues the trace of a valid `traceparent`, or starts a new one.
+    pub fn from_headers(traceparent: Option<&[u8]>, tracestate: Option<&Bytes>) -> TraceContext {
+        match traceparent.and_then(parse_traceparent) {
+            Some(p) => TraceContext {
+                trace_id: p.trace_id,
+                span_id: new_span_id(),
+                parent_id: Some(p.parent_id),
+                flags: p.flags,
+                tracestate: tracestate.cloned(),
+            },
+            None => TraceContext {
+                trace_id: new_trace_id(),
+                span_id: new_span_id(),
+                parent_id: None,
+                flags: 0x01,
+                tracestate: None,
+            },
+        }
+    }
+
+    pub fn trace_hex(&self) -> String {
+        hex(&self.trace_id)
+    }
+
+    pub fn span_hex(&self) -> String {
+        hex(&self.span_id)
+    }
+
+    /// `00-{trace}-{span}-{flags}`, with this request's span as the parent of whatever
+    /// the client does next.
+    pub fn traceparent(&self) -> Bytes {
+        let mut out = Vec::with_capacity(55);
+        out.extend_from_slice(b"00-");
+        push_hex(&mut out, &self.trace_id);
+        out.push(b'-');
+        push_hex(&mut out, &self.span_id);
+        out.push(b'-');
+        push_hex(&mut out, &[self.flags]);
+        Bytes::from(out)
+    }
+
+    /// The ids PHP sees as `$_SERVER` TRACE_ID, SPAN_ID and PARENT_SPAN_ID (empty when
+    /// the trace started here).
+    pub fn ids(&self) -> TraceIds {
+        TraceIds {
+            trace_id: self.trace_hex(),
+            span_id: self.span_hex(),
+            parent_span_id: self.parent_id.map(|p| hex(&p)).unwrap_or_default(),
+        }
+    }
+
+    /// A request id derived from the trace: `{trace_id}-{span_id}`, unique per request.
+    pub fn request_id(&self) -> Bytes {
+        let mut out = Vec::with_capacity(49);
+        push_hex(&mut out, &self.trace_id);
+        out.push(b'-');
+        push_hex(&mut out, &self.span_id);
+        Bytes::from(out)
+    }
+}
+
+/// The fields of a valid `traceparent`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceParent {
+    pub version: u8,
+    pub trace_id: [u8; 16],
+    pub parent_id: [u8; 8],
+    pub flags: u8,
+}
+
+/// Parses `traceparent`: version `00` is exactly 55 characters of lowercase hex and
+/// dashes; a later version may carry more fields after a dash (read the first four);
+/// version `ff`, uppercase hex, wrong lengths and all-zero ids are invalid.
+pub fn parse_traceparent(v: &[u8]) -> Option<TraceParent> {
+    let v = trim(v);
+    if v.len() < 55 {
+        return None;
+    }
+    let version = parse_hex::<1>(&v[0..2])?[0];
+    if version == 0xff || (version == 0 && v.len() != 55) || (v.len() > 55 && v[55] != b'-') {
+        return None;
+    }
+    if v[2] != b'-' || v[35] != b'-' || v[52] != b'-' {
+        return None;
+    }
+    let trace_id = parse_hex::<16>(&v[3..35])?;
+    let parent_id = parse_hex::<8>(&v[36..52])?;
+    let flags = parse_hex::<1>(&v[53..55])?[0];
+    if trace_id == [0; 16] || parent_id == [0; 8] {
+        return None;
+    }
+    Some(TraceParent {
+        version,
+        trace_id,
+        parent_id,
+        flags,
+    })
+}
+
+/// Whether a client's X-Request-ID may be echoed: 1 to 128 printable ASCII characters.
+pub fn valid_request_id(v: &[u8]) -> bool {
+    !v.is_empty() && v.len() <= 128 && v.iter().all(|&b| (0x20..=0x7e).contains(&b))
+}
+
+fn trim(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
+/// Lowercase hex only (the spec forbids uppercase).
+fn parse_hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
+    if s.len() != 2 * N {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = nibble(s[2 * i])? << 4 | nibble(s[2 * i + 1])?;
+    }
+    Some(out)
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 15) as usize]);
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    // Only ASCII hex digits were pushed.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+thread_local! {
+    static RNG: Cell<u64> = Cell::new(seed());
+}
+
+/// One getrandom(2) call per thread; the clock and a stack address if it fails.
+fn seed() -> u64 {
+    let mut buf = [0u8; 8];
+    if let Ok(8) = rustix::rand::getrandom(&mut buf[..], rustix::rand::GetRandomFlags::empty()) {
+        return u64::from_ne_bytes(buf);
+    }
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    t ^ (&buf as *const _ as u64).rotate_left(32)
+}
+
+/// wyrand: a fast, well-mixed 64-bit generator (not for secrets: ids only).
+pub fn random_u64() -> u64 {
+    RNG.with(|s| {
+        let x = s.get().wrapping_add(0xa076_1d64_78bd_642f);
+        s.set(x);
+        let t = (x as u128).wrapping_mul((x ^ 0xe703_7ed1_a0b4_28db) as u128);
+        ((t >> 64) as u64) ^ (t as u64)
+    })
+}
+
+pub fn new_trace_id() -> [u8; 16] {
+    loop {
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&random_u64().to_ne_bytes());
+        id[8..].copy_from_slice(&random_u64().to_ne_bytes());
+        if id != [0; 16] {
+            return id;
+        }
+    }
+}
+
+pub fn new_span_id() -> [u8; 8] {
+    loop {
+        let id = random_u64().to_ne_bytes();
+        if id != [0; 8] {
+            return id;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &[u8] = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn parses_a_valid_traceparent() {
+        let p = parse_traceparent(GOOD).unwrap();
+        assert_eq!(hex(&p.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(hex(&p.parent_id), "00f067aa0ba902b7");
+        assert_eq!(p.flags, 1);
+        // Surrounding whitespace (OWS) is allowed.
+        assert!(
+            parse_traceparent(b" 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00 ")
+                .is_some()
+        );
+        // A later version may append fields.
+        assert!(parse_traceparent(
+            b"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra"
+        )
+        .is_some());
+    }
+
+    #[test]
+    fn rejects_invalid_traceparents() {
+        for bad in [
+            &b"00-00000000000000000000000000000000-00f067aa0ba902b7-01"[..],
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            b"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            b"00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            b"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            b"00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bz-01",
+            b"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+            b"",
+            b"garbage",
+        ] {
+            assert!(
+                parse_traceparent(bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn continues_or_starts_a_trace() {
+        let state = Bytes::from_static(b"congo=t61rcWkgMzE");
+        let t = TraceContext::from_headers(Some(GOOD), Some(&state));
+        assert_eq!(t.trace_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            t.parent_id.map(|p| hex(&p)).as_deref(),
+            Some("00f067aa0ba902b7")
+        );
+        assert_ne!(t.span_hex(), "00f067aa0ba902b7");
+        assert_eq!(t.tracestate.as_ref(), Some(&state));
+        let tp = t.traceparent();
+        let back = parse_traceparent(&tp).unwrap();
+        assert_eq!(
+            (back.trace_id, back.parent_id, back.flags),
+            (t.trace_id, t.span_id, 1)
+        );
+        let ids = t.ids();
+        assert_eq!(
+            (
+                ids.trace_id.len(),
+                ids.span_id.len(),
+                ids.parent_span_id.len()
+            ),
+            (32, 16, 16)
+        );
+
+        let fresh = TraceContext::from_headers(Some(b"nonsense"), Some(&state));
+        assert_ne!(fresh.trace_id, t.trace_id);
+        assert!(fresh.parent_id.is_none() && fresh.tracestate.is_none());
+        assert_eq!(fresh.ids().parent_span_id, "");
+        assert_eq!(fresh.request_id().len(), 49);
+    }
+
+    #[test]
+    fn ids_differ() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            assert!(seen.insert(new_span_id()));
+        }
+    }
+
+    #[test]
+    fn request_ids() {
+        assert!(valid_request_id(b"abc-123 x"));
+        assert!(!valid_request_id(b""));
+        assert!(!valid_request_id(&[b'a'; 129]));
+        assert!(!valid_request_id(b"a\tb"));
+        assert!(!valid_request_id("é".as_bytes()));
+    }
+}
