@@ -147,6 +147,18 @@ if [ -f "$PREFIX/.complete" ]; then
   echo "$PREFIX"
   exit 0
 fi
+# One build per key at a time: a second run waits, then finds the first one's result.
+mkdir -p "$CACHE_ROOT"
+exec 9>"$CACHE_ROOT/.lock-$KEY"
+if ! flock -n 9; then
+  log "another build of $PREFIX is running; waiting for it"
+  flock 9
+fi
+if [ -f "$PREFIX/.complete" ]; then
+  log "cached: $PREFIX"
+  echo "$PREFIX"
+  exit 0
+fi
 
 log "building PHP $VERSION ZTS into $PREFIX (takes several minutes)"
 tar -xf "$TARBALL" -C "$WORK"
