@@ -12,7 +12,9 @@
 # `apt-get download` (nothing is installed). That release still listed the io_uring
 # syscalls in its main allow list; this script moves them to their own, commented entry
 # (removing them from every other entry), so the profile reads as "Docker's default +
-# io_uring" whatever the source listed.
+# io_uring" whatever the source listed. It also states `"defaultErrnoRet": 1` (EPERM), as
+# Docker's current default does: 20.10's profile leaves it out, and while Docker and runc
+# then return EPERM, other runtimes (buildah, measured) return 0 from a denied syscall.
 #
 # Usage: docker/gen-seccomp.sh [OUTPUT]   (default: docker/seccomp-io_uring.json)
 #        docker/gen-seccomp.sh --check    (exit 1 when the committed file differs)
@@ -44,6 +46,7 @@ version=$(dpkg-deb -f "$deb" Version)
 
 jq --arg version "$version" '
   ["io_uring_setup", "io_uring_enter", "io_uring_register"] as $uring
+  | {defaultAction: .defaultAction, defaultErrnoRet: (.defaultErrnoRet // 1)} + .
   | .syscalls |= (map(.names -= $uring) | map(select(.names | length > 0)))
   | .syscalls |= (.[:1] + [{
       names: $uring,

@@ -85,7 +85,7 @@ fi
 # --- seccomp profile -----------------------------------------------------------------------
 if command -v jq >/dev/null 2>&1; then
   run "docker/seccomp-io_uring.json parses, denies by default, allows io_uring" jq -e '
-    .defaultAction == "SCMP_ACT_ERRNO"
+    .defaultAction == "SCMP_ACT_ERRNO" and .defaultErrnoRet == 1
     and ([.syscalls[] | select(.action == "SCMP_ACT_ALLOW" and ((.includes // {}) | length) == 0) | .names[]]
          | contains(["io_uring_setup", "io_uring_enter", "io_uring_register"]))' docker/seccomp-io_uring.json
   if apt-cache show golang-github-docker-docker-dev >/dev/null 2>&1; then

@@ -22,7 +22,11 @@ pub const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
 /// Tells systemd the service is up: `READY=1`, the main pid and a status line
 /// (`systemctl status` shows it). Call once, after every listener accepts.
 pub fn ready(status: &str) {
-    notify(&format!("READY=1\nMAINPID={}\nSTATUS={}\n", std::process::id(), one_line(status)));
+    notify(&format!(
+        "READY=1\nMAINPID={}\nSTATUS={}\n",
+        std::process::id(),
+        one_line(status)
+    ));
 }
 
 /// Tells systemd the service is shutting down (draining connections).
@@ -40,10 +44,12 @@ where
     if std::env::var_os(NOTIFY_SOCKET).is_none() {
         return;
     }
-    let spawned = std::thread::Builder::new().name("sd-notify".into()).spawn(move || {
-        block_on(stop);
-        stopping("draining connections");
-    });
+    let spawned = std::thread::Builder::new()
+        .name("sd-notify".into())
+        .spawn(move || {
+            block_on(stop);
+            stopping("draining connections");
+        });
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "sd_notify: could not start the STOPPING=1 thread");
     }
@@ -78,7 +84,10 @@ pub fn notify_to(socket: &str, message: &str) -> io::Result<()> {
 
 fn parse_addr(socket: &str) -> io::Result<SocketAddr> {
     match socket.as_bytes() {
-        [] => Err(io::Error::new(io::ErrorKind::InvalidInput, "NOTIFY_SOCKET is empty")),
+        [] => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "NOTIFY_SOCKET is empty",
+        )),
         [b'@', name @ ..] => SocketAddr::from_abstract_name(name),
         [b'/', ..] => SocketAddr::from_pathname(socket),
         _ => Err(io::Error::new(
@@ -137,7 +146,9 @@ mod tests {
     #[test]
     fn sends_to_an_abstract_socket() {
         let name = format!("uring_php-sd-notify-test-{}", std::process::id());
-        let server = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+        let server =
+            UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap())
+                .unwrap();
         notify_to(&format!("@{name}"), "STOPPING=1\n").unwrap();
         assert_eq!(recv(&server), "STOPPING=1\n");
     }

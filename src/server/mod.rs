@@ -158,10 +158,6 @@ pub fn run(cfg: Config) -> Result<(), String> {
     }
 
     let signal_thread = signals::spawn_handler(signals, Arc::clone(&stop), tls.map(|t| (t, Arc::clone(&cfg))))?;
-    // systemd (Type=notify): ready now that every core listens; STOPPING=1 when the drain starts.
-    sd_notify::ready(&format!("listening on {local}, {} cores, {}", drivers.len(), drivers.first().copied().unwrap_or("none")));
-    let stopped = Arc::clone(&stop);
-    sd_notify::stopping_when(async move { stopped.wait().await });
     if let (Some(listener), Some(metrics)) = (internal, &ops.metrics) {
         let addr = listener.local_addr().map_err(|e| format!("INTERNAL_ADDR: {e}"))?;
         let state = internal_server::InternalState {
@@ -174,6 +170,14 @@ pub fn run(cfg: Config) -> Result<(), String> {
         internal_server::spawn(listener, Arc::new(state))?;
         tracing::info!(addr = %addr, "internal server on http://{addr} (/health, /ready, /metrics, /config)");
     }
+    // systemd (Type=notify): READY=1 now that everything listens, STOPPING=1 at the drain.
+    let driver = drivers.first().copied().unwrap_or("none");
+    sd_notify::ready(&format!(
+        "listening on {local}, {} cores, {driver}",
+        drivers.len()
+    ));
+    let stopped = Arc::clone(&stop);
+    sd_notify::stopping_when(async move { stopped.wait().await });
 
     for t in threads {
         let _ = t.join();
