@@ -7,14 +7,9 @@
 //! nothing. A failed send is logged and otherwise ignored: readiness reporting must never
 //! stop the server.
 
-use std::future::Future;
 use std::io;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixDatagram};
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
 
 /// The variable systemd sets for `Type=notify` services.
 pub const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
@@ -32,27 +27,6 @@ pub fn ready(status: &str) {
 /// Tells systemd the service is shutting down (draining connections).
 pub fn stopping(status: &str) {
     notify(&format!("STOPPING=1\nSTATUS={}\n", one_line(status)));
-}
-
-/// Sends `STOPPING=1` from a small thread of its own as soon as `stop` completes (the
-/// server's stop signal), so systemd sees the drain start rather than only the exit.
-/// Does nothing — not even start the thread — when `$NOTIFY_SOCKET` is unset.
-pub fn stopping_when<F>(stop: F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    if std::env::var_os(NOTIFY_SOCKET).is_none() {
-        return;
-    }
-    let spawned = std::thread::Builder::new()
-        .name("sd-notify".into())
-        .spawn(move || {
-            block_on(stop);
-            stopping("draining connections");
-        });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "sd_notify: could not start the STOPPING=1 thread");
-    }
 }
 
 /// Sends `message` to `$NOTIFY_SOCKET`; nothing when it is unset.
@@ -102,29 +76,9 @@ fn one_line(s: &str) -> String {
     s.replace(['\n', '\r'], " ")
 }
 
-/// Runs a future to completion on this thread, parking between wake-ups.
-fn block_on<F: Future>(fut: F) -> F::Output {
-    struct Unpark(Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = pin!(fut);
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-        std::thread::park();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
     fn recv(sock: &UnixDatagram) -> String {
@@ -170,27 +124,4 @@ mod tests {
         assert_eq!(one_line("a\nb\rc"), "a b c");
     }
 
-    #[test]
-    fn block_on_waits_for_a_wake_from_another_thread() {
-        let flag = Arc::new(AtomicBool::new(false));
-        let waker_slot: Arc<std::sync::Mutex<Option<Waker>>> = Arc::default();
-        let (f, w) = (Arc::clone(&flag), Arc::clone(&waker_slot));
-        let t = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
-            f.store(true, Ordering::SeqCst);
-            if let Some(w) = w.lock().unwrap().take() {
-                w.wake();
-            }
-        });
-        block_on(std::future::poll_fn(|cx| {
-            *waker_slot.lock().unwrap() = Some(cx.waker().clone());
-            if flag.load(Ordering::SeqCst) {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        }));
-        t.join().unwrap();
-        assert!(flag.load(Ordering::SeqCst));
-    }
 }

@@ -170,14 +170,13 @@ pub fn run(cfg: Config) -> Result<(), String> {
         internal_server::spawn(listener, Arc::new(state))?;
         tracing::info!(addr = %addr, "internal server on http://{addr} (/health, /ready, /metrics, /config)");
     }
-    // systemd (Type=notify): READY=1 now that everything listens, STOPPING=1 at the drain.
+    // systemd (Type=notify): READY=1 now that everything listens (STOPPING=1 comes from
+    // the signal thread).
     let driver = drivers.first().copied().unwrap_or("none");
     sd_notify::ready(&format!(
         "listening on {local}, {} cores, {driver}",
         drivers.len()
     ));
-    let stopped = Arc::clone(&stop);
-    sd_notify::stopping_when(async move { stopped.wait().await });
 
     for t in threads {
         let _ = t.join();

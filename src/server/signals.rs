@@ -46,6 +46,9 @@ pub fn spawn_handler(
                             std::process::exit(1);
                         }
                         tracing::info!(signal = info.ssi_signo, "stop signal: draining connections");
+                        // Synchronously, before anything else: a server with nothing to
+                        // drain exits within milliseconds of the trigger.
+                        super::sd_notify::stopping("draining connections");
                         stop.trigger();
                     }
                     Ok(Signal::SIGHUP) => match &tls {
