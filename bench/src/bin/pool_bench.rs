@@ -75,8 +75,18 @@ impl ReplySink for Discard {
 /// This process's CPU time (user + system), in seconds.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -144,9 +154,14 @@ fn pooled(threads: usize, secs: f64, script: &str) -> (u64, f64) {
             }
         }
         let g = counter.lock.lock().unwrap();
-        counter.wake_at.store(submitted - window / 2, Ordering::Release);
+        counter
+            .wake_at
+            .store(submitted - window / 2, Ordering::Release);
         if counter.done.load(Ordering::Acquire) < submitted - window / 2 {
-            let _ = counter.cv.wait_timeout(g, Duration::from_millis(50)).unwrap();
+            let _ = counter
+                .cv
+                .wait_timeout(g, Duration::from_millis(50))
+                .unwrap();
         }
     }
     while counter.done.load(Ordering::Acquire) < submitted {
@@ -175,7 +190,8 @@ fn main() {
         b.push(measure(|| bare(threads, secs / 3.0, script)));
         p.push(measure(|| pooled(threads, secs / 3.0, script)));
     }
-    let avg = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;
+    let avg =
+        |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| v.iter().map(f).sum::<f64>() / v.len() as f64;
     let (b_rate, b_cpu) = (avg(&b, |x| x.0), avg(&b, |x| x.1));
     let (p_rate, p_cpu) = (avg(&p, |x| x.0), avg(&p, |x| x.1));
     println!(

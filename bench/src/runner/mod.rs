@@ -5,6 +5,7 @@
 //! Writes RESULTS.md, results.csv and the plots; nothing in them is typed by hand.
 
 pub mod args;
+pub mod h2load;
 mod machine;
 mod plot;
 pub mod probe;
@@ -222,7 +223,12 @@ impl Plan {
             .filter(|m| placement(**m, cpus).is_some())
             .count();
         let pairs: usize = opts.scenarios.iter().map(|s| peers_of(s, opts).len()).sum();
-        let mut runs = modes * pairs * opts.conns.len() * opts.rounds;
+        let points: usize = opts
+            .scenarios
+            .iter()
+            .map(|s| peers_of(s, opts).len() * conns_of(s, opts).len())
+            .sum();
+        let mut runs = modes * points * opts.rounds;
         let warmups = modes * pairs;
         if opts.scaling {
             runs += scaling_counts(cpus.len()).len() * opts.rounds;
@@ -248,7 +254,7 @@ impl Progress {
     fn step(&mut self, what: &str, s: &Sample) {
         self.done += 1;
         eprintln!(
-            "[{:>3}/{}] {:>4.0}s {what}: {:>9.0} req/s  p50 {:>8}  p99 {:>8}  {:>6.1} CPU-µs/req{}",
+            "[{:>3}/{}] {:>4.0}s {what}: {:>9.0} req/s  p50 {:>8}  p99 {:>8}  {:>6.1} CPU-µs/req  other load {:.2} CPUs{}",
             self.done,
             self.total,
             self.started.elapsed().as_secs_f64(),
@@ -256,6 +262,7 @@ impl Progress {
             stats::fmt_us(s.p50_us),
             stats::fmt_us(s.p99_us),
             s.cpu_us_per_req(),
+            s.other_cpu_s / s.wall_s.max(1e-9),
             if s.errors() > 0 {
                 format!(
                     "  ({} non-2xx, {} socket errors)",
@@ -265,6 +272,14 @@ impl Progress {
                 String::new()
             }
         );
+    }
+}
+
+/// The connection counts `s` runs at: --conns, or the h2 scenario's own.
+pub fn conns_of(s: &Scenario, opts: &Options) -> Vec<usize> {
+    match s.h2 {
+        Some(h2) => h2.connections.to_vec(),
+        None => opts.conns.clone(),
     }
 }
 
@@ -353,6 +368,21 @@ fn run_mode(
             let Some(server) = servers.get(&peer) else {
                 continue;
             };
+            if scenario.h2.is_some() {
+                match h2load::supported(server.h2_addr, scenario.path) {
+                    Ok(()) => peers.push(peer),
+                    Err(e) => {
+                        eprintln!("bench: {} left out of {}: {e}", peer.label(), scenario.key);
+                        out.skipped.push(Skipped {
+                            mode,
+                            scenario: scenario.key,
+                            peer,
+                            reason: e,
+                        });
+                    }
+                }
+                continue;
+            }
             let answer = if scenario.post {
                 probe::request(
                     server.addr,
@@ -383,17 +413,22 @@ fn run_mode(
         // Warm-up: OPcache, php-fpm's children, page cache, connection pools.
         for &peer in &peers {
             let server = &servers[&peer];
+            let warm_conns = conns_of(scenario, opts)
+                .into_iter()
+                .min()
+                .unwrap_or(16)
+                .min(16);
             let _ = measure(
                 server,
                 scenario,
-                16.min(*opts.conns.iter().max().unwrap_or(&16)),
+                warm_conns,
                 opts.warmup,
                 place,
                 threads,
                 post_body,
             );
         }
-        for &conns in &opts.conns {
+        for conns in conns_of(scenario, opts) {
             for round in 0..opts.rounds {
                 for &peer in &peers {
                     let server = &servers[&peer];
@@ -487,11 +522,25 @@ fn measure(
     let before = procfs::tree(&server.pids());
     procfs::reset_peak_rss(&before);
     let cpu0 = procfs::cpu_ticks(&before);
-    let r = wrk::run(&run)?;
+    let (busy0, steal0) = procfs::machine_ticks();
+    let r = match scenario.h2 {
+        Some(h2) => h2load::run(&h2load::H2Run {
+            url: format!("http://{}{}", server.h2_addr, scenario.path),
+            connections: conns,
+            streams: h2.streams,
+            threads,
+            duration,
+            cpus: &place.client_cpus,
+        })?,
+        None => wrk::run(&run)?,
+    };
+    let (busy1, steal1) = procfs::machine_ticks();
     let after = procfs::tree(&server.pids());
     let cpu1 = procfs::cpu_ticks(&after);
     let rss = procfs::peak_rss_kib(&after);
     let ticks = procfs::clock_ticks_per_sec();
+    let server_cpu_s = cpu1.saturating_sub(cpu0) as f64 / ticks;
+    let machine_s = busy1.saturating_sub(busy0) as f64 / ticks;
     Ok(Sample {
         mode: Mode::Shared,
         scenario: scenario.key,
@@ -504,9 +553,11 @@ fn measure(
         p99_us: r.report.p99_us,
         socket_errors: r.report.socket_errors,
         non_2xx: r.report.non_2xx,
-        server_cpu_s: cpu1.saturating_sub(cpu0) as f64 / ticks,
+        server_cpu_s,
         client_cpu_s: r.client_cpu_s,
         wall_s: r.wall.as_secs_f64(),
+        other_cpu_s: (machine_s - server_cpu_s - r.client_cpu_s).max(0.0),
+        steal_s: steal1.saturating_sub(steal0) as f64 / ticks,
         peak_rss_kib: rss,
     })
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::args::Options;
-use super::scenarios::{Peer, SCENARIOS};
+use super::scenarios::{Peer, Scenario, SCENARIOS};
 use super::stats::{self, Mode};
 use super::Outcome;
 
@@ -65,7 +65,7 @@ pub fn write_all(dir: &Path, out: &Outcome, opts: &Options) -> Result<Vec<PlotFi
             .filter(|s| opts.scenarios.iter().any(|o| o.key == s.key))
         {
             let file = format!("{}-{}.png", s.key, mode.key());
-            if scenario_plot(&dir.join(&file), *mode, s.key, s.title, out, opts)? {
+            if scenario_plot(&dir.join(&file), *mode, s, out, opts)? {
                 files.push(PlotFile {
                     mode: *mode,
                     scenario: s.key,
@@ -91,16 +91,16 @@ type Series = (Peer, Vec<(f64, f64)>);
 fn scenario_plot(
     path: &Path,
     mode: Mode,
-    key: &str,
-    title: &str,
+    sc: &Scenario,
     out: &Outcome,
     opts: &Options,
 ) -> Result<bool, String> {
+    let (key, title) = (sc.key, sc.title);
+    let conns = super::conns_of(sc, opts);
     let mut rps: Vec<Series> = Vec::new();
     let mut p99: Vec<Series> = Vec::new();
     for peer in Peer::ALL {
-        let pts: Vec<(usize, stats::Point)> = opts
-            .conns
+        let pts: Vec<(usize, stats::Point)> = conns
             .iter()
             .filter_map(|&c| stats::find(&out.samples, mode, key, peer, c).map(|p| (c, p)))
             .collect();
@@ -118,8 +118,7 @@ fn scenario_plot(
     if rps.is_empty() {
         return Ok(false);
     }
-    draw(path, mode, title, &rps, &p99, &opts.conns)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    draw(path, mode, title, &rps, &p99, &conns).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(true)
 }
 

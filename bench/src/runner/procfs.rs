@@ -62,6 +62,22 @@ pub fn cpu_ticks(pids: &[u32]) -> u64 {
         .sum()
 }
 
+/// Machine-wide CPU ticks from /proc/stat: (busy, steal), where busy is user + nice +
+/// system + irq + softirq over all CPUs (idle and iowait excluded).
+pub fn machine_ticks() -> (u64, u64) {
+    let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return (0, 0);
+    };
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let at = |i: usize| v.get(i).copied().unwrap_or(0);
+    (at(0) + at(1) + at(2) + at(5) + at(6), at(7))
+}
+
 pub fn clock_ticks_per_sec() -> f64 {
     nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()

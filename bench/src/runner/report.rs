@@ -148,6 +148,30 @@ pub fn checks(out: &Outcome, opts: &Options) -> Vec<Check> {
                 });
             }
         }
+        // Issue 4: h2 hello.php ≥ 4× nginx + php-fpm (h2load -c16 -m10).
+        if let Some(h2) = super::scenarios::scenario("h2-hello").and_then(|s| s.h2) {
+            for &c in h2.connections {
+                let (u, n) = (
+                    get(mode, "h2-hello", Peer::Uring, c),
+                    get(mode, "h2-hello", Peer::NginxFpm, c),
+                );
+                if let (Some(u), Some(n)) = (u, n) {
+                    let r = ratio(u.rps, n.rps);
+                    v.push(Check {
+                        target: "h2 hello.php RPS ≥ 4× nginx + php-fpm (issue 4)",
+                        mode,
+                        conns: c,
+                        measured: format!(
+                            "{} vs {} req/s = {}",
+                            fmt_rps(u.rps),
+                            fmt_rps(n.rps),
+                            fmt_ratio(r)
+                        ),
+                        met: r >= 4.0,
+                    });
+                }
+            }
+        }
     }
     v
 }
@@ -211,6 +235,24 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
                 if c.met { "MET" } else { "MISSED" }
             );
         }
+        let _ = writeln!(w);
+    }
+
+    // ---- summary ----
+    let summary = summary(out, opts);
+    if !summary.is_empty() {
+        let _ = writeln!(w, "## Summary: uring_php (io_uring) against its peers\n");
+        let _ = writeln!(
+            w,
+            "req/s of uring_php as a multiple of the peer's, at the same connections, side by side; CPU-µs per \
+             request of each (the server's whole process tree).\n"
+        );
+        let _ = writeln!(
+            w,
+            "| scenario | mode | conns | uring_php req/s | × nginx(+fpm) | × hyper variant | CPU-µs/req uring_php | hyper | nginx(+fpm) |"
+        );
+        let _ = writeln!(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        w.push_str(&summary);
         let _ = writeln!(w);
     }
 
@@ -282,6 +324,26 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
          and timeout errors (¹ php -S closes the connection after every answer, which wrk counts as a read error: \
          there these are closes, not failures)."
     );
+    let all: Vec<&stats::Sample> = out
+        .samples
+        .iter()
+        .chain(out.scaling.iter().flat_map(|r| r.samples.iter()))
+        .collect();
+    let wall: f64 = all.iter().map(|s| s.wall_s).sum();
+    if wall > 0.0 {
+        let other: f64 = all.iter().map(|s| s.other_cpu_s).sum::<f64>() / wall;
+        let steal: f64 = all.iter().map(|s| s.steal_s).sum::<f64>() / wall;
+        let worst = all
+            .iter()
+            .map(|s| s.other_cpu_s / s.wall_s.max(1e-9))
+            .fold(0.0, f64::max);
+        let _ = writeln!(
+            w,
+            "- Background load: while wrk ran, processes other than the server under test and wrk used {other:.2} \
+             CPUs on average (worst run: {worst:.2}), and the hypervisor stole {steal:.2} CPUs (/proc/stat). \
+             Per-run figures are in results.csv (`other_cpu_s`, `steal_s`)."
+        );
+    }
     let _ = writeln!(w, "\nPeers:\n\n| peer | what it is | PHP as it reports itself (bench/php/opcache.php) |\n|---|---|---|");
     for p in Peer::ALL.into_iter().filter(|p| opts.peers.contains(p)) {
         if !out.samples.iter().any(|s| s.peer == p) {
@@ -325,14 +387,14 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
             let static_sc = sc.key.starts_with("static");
             let _ = writeln!(
                 w,
-                "| server | conns | req/s | spread | p50 | p99 | CPU-µs/req | server CPUs | wrk CPUs | peak RSS | non-2xx | socket errors | req/s × {} | req/s × hyper | CPU/req × hyper |",
+                "| server | conns | req/s | spread | p50 | p99 | CPU-µs/req | server CPUs | client CPUs | peak RSS | non-2xx | socket errors | req/s × {} | req/s × hyper | CPU/req × hyper |",
                 if static_sc { "nginx" } else { "nginx+fpm" }
             );
             let _ = writeln!(
                 w,
                 "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
             );
-            for &c in &opts.conns {
+            for c in super::conns_of(sc, opts) {
                 let nginx = stats::find(&out.samples, *mode, sc.key, Peer::NginxFpm, c);
                 let hyper = stats::find(&out.samples, *mode, sc.key, Peer::Hyper, c);
                 for peer in Peer::ALL {
@@ -358,7 +420,7 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
         if plots.iter().any(|p| p.mode == Mode::Scaling) {
             let _ = writeln!(w, "![scaling](plots/scaling.png)\n");
         }
-        let _ = writeln!(w, "| cores | CPU_AFFINITY | wrk on | conns | req/s | req/s per core | p99 | CPU-µs/req | server CPUs | wrk CPUs |");
+        let _ = writeln!(w, "| cores | CPU_AFFINITY | wrk on | conns | req/s | req/s per core | p99 | CPU-µs/req | server CPUs | client CPUs |");
         let _ = writeln!(w, "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|");
         for r in &out.scaling {
             let refs: Vec<&stats::Sample> = r.samples.iter().collect();
@@ -405,6 +467,10 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
         w,
         "- This is a shared 2-core VM: absolute numbers move by ±10 % from run to run; the ratios between peers \
          measured side by side, round by round, are what the runner is for.\n\
+         - The h2 scenario runs h2load (`-c16 -m10`, cleartext HTTP/2 by prior knowledge; nginx on an `http2` \
+         listener of its own, FastCGI to php-fpm behind it). h2load reports no latency percentiles, so p50/p99 are \
+         blank there.\n\
+         - Client CPUs: the load generator's own CPU time over wall time.\n\
          - In shared mode wrk competes with the server for the same CPUs, so req/s is bounded by the client as much \
          as by the server; CPU-µs/req (the server's own CPU per request) is the fairer cost figure there.\n\
          - `php -S` is PHP's single-threaded development server (one request at a time, no keep-alive); it runs only \
@@ -415,6 +481,43 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
          to php-fpm over a unix socket, one FastCGI connection per request (the stock Debian setup)."
     );
     s
+}
+
+/// One line per scenario × mode × connections where uring_php ran.
+fn summary(out: &Outcome, opts: &Options) -> String {
+    let mut w = String::new();
+    for sc in SCENARIOS
+        .iter()
+        .filter(|s| opts.scenarios.iter().any(|o| o.key == s.key))
+    {
+        for (mode, _) in &out.placements {
+            for &c in &opts.conns {
+                let Some(u) = stats::find(&out.samples, *mode, sc.key, Peer::Uring, c) else {
+                    continue;
+                };
+                let n = stats::find(&out.samples, *mode, sc.key, Peer::NginxFpm, c);
+                let h = stats::find(&out.samples, *mode, sc.key, Peer::Hyper, c);
+                let cpu = |p: &Option<Point>| {
+                    p.as_ref()
+                        .map_or("–".to_string(), |p| format!("{:.1}", p.cpu_us_per_req))
+                };
+                let _ = writeln!(
+                    w,
+                    "| {} | {mode} | {c} | {} | {} | {} | {:.1} | {} | {} |",
+                    sc.title,
+                    fmt_rps(u.rps),
+                    n.as_ref()
+                        .map_or("–".into(), |n| fmt_ratio(ratio(u.rps, n.rps))),
+                    h.as_ref()
+                        .map_or("–".into(), |h| fmt_ratio(ratio(u.rps, h.rps))),
+                    u.cpu_us_per_req,
+                    cpu(&h),
+                    cpu(&n),
+                );
+            }
+        }
+    }
+    w
 }
 
 fn row(

@@ -76,12 +76,21 @@ impl Peer {
     }
 }
 
+#[derive(Clone, Copy, Debug)]
+pub struct H2 {
+    pub connections: &'static [usize],
+    pub streams: usize,
+}
+
 pub struct Scenario {
     pub key: &'static str,
     pub title: &'static str,
     pub path: &'static str,
     /// POSTs the API body (through bench/wrk/post.lua).
     pub post: bool,
+    /// HTTP/2 over cleartext (prior knowledge) with h2load instead of wrk, at these
+    /// connections only, each with this many concurrent streams.
+    pub h2: Option<H2>,
     pub peers: &'static [Peer],
     pub describe: &'static str,
 }
@@ -95,6 +104,7 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "hello.php",
         path: "/hello.php",
         post: false,
+        h2: None,
         peers: &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer, Peer::UringStub],
         describe: "`echo \"Hello, World!\"`: the cost of a PHP request itself",
     },
@@ -103,6 +113,7 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "realistic page",
         path: "/page.php",
         post: false,
+        h2: None,
         peers: &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer],
         describe: "page.php: an autoloader pulls in 23 class files, a small kernel builds a catalog of 120 objects, sorts, filters and renders ~20 KiB of HTML",
     },
@@ -111,6 +122,7 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "JSON API, 10 KiB POST",
         path: "/api.php",
         post: true,
+        h2: None,
         peers: PHP_PEERS,
         describe: "api.php: a 10 KiB JSON POST body read from php://input, decoded, aggregated, answered as JSON",
     },
@@ -119,6 +131,7 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "static file, 1 KiB",
         path: "/static/1k.txt",
         post: false,
+        h2: None,
         peers: STATIC_PEERS,
         describe: "static/1k.txt",
     },
@@ -127,8 +140,18 @@ pub const SCENARIOS: &[Scenario] = &[
         title: "static file, 100 KiB",
         path: "/static/100k.txt",
         post: false,
+        h2: None,
         peers: STATIC_PEERS,
         describe: "static/100k.txt",
+    },
+    Scenario {
+        key: "h2-hello",
+        title: "hello.php over h2c, 10 streams per connection",
+        path: "/hello.php",
+        post: false,
+        h2: Some(H2 { connections: &[16], streams: 10 }),
+        peers: &[Peer::Uring, Peer::Hyper, Peer::NginxFpm],
+        describe: "hello.php over HTTP/2 (cleartext, prior knowledge), h2load -c16 -m10 (issue 4); a peer without h2c is left out",
     },
 ];
 
@@ -169,7 +192,7 @@ pub fn check(s: &Scenario, a: &Answer) -> Result<(), String> {
     }
     let body = a.text();
     let ok = match s.key {
-        "hello" => body == "Hello, World!",
+        "hello" | "h2-hello" => body == "Hello, World!",
         "page" => {
             a.body.len() > 18 * 1024 && body.ends_with("</html>\n") && body.contains("data-id=")
         }

@@ -49,6 +49,9 @@ pub struct Context {
 pub struct Server {
     pub peer: Peer,
     pub addr: SocketAddr,
+    /// Where to speak h2c (prior knowledge): the same port, except for nginx, which
+    /// needs a listener of its own for it.
+    pub h2_addr: SocketAddr,
     children: Vec<Child>,
     pub dir: PathBuf,
 }
@@ -66,16 +69,25 @@ impl Server {
         for _ in 0..3 {
             let port = free_port()?;
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+            let mut h2_addr = addr;
             let children = match peer {
                 Peer::Uring | Peer::UringEpoll | Peer::UringStub | Peer::Hyper => {
                     vec![spawn_rust(peer, ctx, place, addr, &dir)?]
                 }
-                Peer::NginxFpm => spawn_nginx_fpm(ctx, place, port, &dir)?,
+                Peer::NginxFpm => {
+                    let mut h2_port = free_port()?;
+                    while h2_port == port {
+                        h2_port = free_port()?;
+                    }
+                    h2_addr = ([127, 0, 0, 1], h2_port).into();
+                    spawn_nginx_fpm(ctx, place, port, h2_port, &dir)?
+                }
                 Peer::PhpServer => vec![spawn_php_server(ctx, place, addr, &dir)?],
             };
             let mut server = Server {
                 peer,
                 addr,
+                h2_addr,
                 children,
                 dir: dir.clone(),
             };
@@ -332,6 +344,7 @@ fn spawn_nginx_fpm(
     ctx: &Context,
     place: &Placement,
     port: u16,
+    h2_port: u16,
     dir: &Path,
 ) -> Result<Vec<Child>, String> {
     for bin in [NGINX_BIN, PHP_FPM_BIN] {
@@ -390,6 +403,12 @@ fn spawn_nginx_fpm(
     }
 
     let conf = NGINX_CONF
+        .replace("@SERVER@", NGINX_SERVER)
+        .replace(
+            "@SERVER_H2@",
+            &NGINX_SERVER.replace("@PORT@ backlog=4096", "@H2PORT@ http2 backlog=4096"),
+        )
+        .replace("@H2PORT@", &h2_port.to_string())
         .replace("@USER@", if is_root() { "user root;\n" } else { "" })
         .replace("@WORKERS@", &place.io_threads.to_string())
         .replace("@ROOT@", &d.to_string())
@@ -446,7 +465,14 @@ http {
     server_tokens off;
     client_max_body_size 8m;
 
-    server {
+@SERVER@
+@SERVER_H2@
+}
+"#;
+
+/// One `server` block; the h2c one (prior knowledge, for the h2 scenario) is the same on
+/// another port.
+const NGINX_SERVER: &str = r#"    server {
         listen 127.0.0.1:@PORT@ backlog=4096;
         server_name localhost;
         root "@DOCROOT@";
@@ -463,5 +489,4 @@ http {
             fastcgi_pass "unix:@SOCKET@";
         }
     }
-}
 "#;

@@ -55,6 +55,10 @@ pub struct Sample {
     /// wrk's own CPU time.
     pub client_cpu_s: f64,
     pub wall_s: f64,
+    /// CPU time the rest of the machine (neither this server nor wrk) used meanwhile.
+    pub other_cpu_s: f64,
+    /// CPU time the hypervisor took from this VM meanwhile.
+    pub steal_s: f64,
     /// Sum of VmHWM over the server's processes, reset before the run.
     pub peak_rss_kib: u64,
 }
@@ -170,7 +174,7 @@ pub fn fmt_us(us: f64) -> String {
 /// Every sample, one line each.
 pub fn csv(samples: &[Sample], scaling: &[ScalingRow]) -> String {
     let mut out = String::from(
-        "mode,scenario,peer,connections,round,requests,rps,p50_us,p99_us,socket_errors,non_2xx,server_cpu_s,client_cpu_s,wall_s,cpu_us_per_req,peak_rss_kib,scaling_cores\n",
+        "mode,scenario,peer,connections,round,requests,rps,p50_us,p99_us,socket_errors,non_2xx,server_cpu_s,client_cpu_s,other_cpu_s,steal_s,wall_s,cpu_us_per_req,peak_rss_kib,scaling_cores\n",
     );
     let rows = samples.iter().map(|s| (s, String::new())).chain(
         scaling
@@ -179,7 +183,7 @@ pub fn csv(samples: &[Sample], scaling: &[ScalingRow]) -> String {
     );
     for (s, cores) in rows {
         out.push_str(&format!(
-            "{},{},{},{},{},{},{:.1},{:.1},{:.1},{},{},{:.3},{:.3},{:.3},{:.2},{},{}\n",
+            "{},{},{},{},{},{},{:.1},{:.1},{:.1},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.2},{},{}\n",
             s.mode,
             s.scenario,
             s.peer.key(),
@@ -193,6 +197,8 @@ pub fn csv(samples: &[Sample], scaling: &[ScalingRow]) -> String {
             s.non_2xx,
             s.server_cpu_s,
             s.client_cpu_s,
+            s.other_cpu_s,
+            s.steal_s,
             s.wall_s,
             s.cpu_us_per_req(),
             s.peak_rss_kib,
@@ -222,6 +228,8 @@ mod tests {
             server_cpu_s: cpu,
             client_cpu_s: 0.5,
             wall_s: 2.0,
+            other_cpu_s: 0.0,
+            steal_s: 0.0,
             peak_rss_kib: 1000,
         }
     }
