@@ -54,9 +54,6 @@ CONFIGURE_FLAGS=(
   --enable-exif
   --with-pear=no
 )
-if [ "${PHP_WITH_REDIS:-0}" = 1 ]; then
-  log "PHP_WITH_REDIS=1 is not supported yet: phpredis is not in Debian's source packages for ZTS"
-fi
 
 BUILD_DEPS=(build-essential pkg-config autoconf bison re2c dpkg-dev xz-utils patch
   libxml2-dev libsqlite3-dev libonig-dev libicu-dev libssl-dev zlib1g-dev
@@ -116,6 +113,39 @@ fetch_debian_source() {
   return 1
 }
 
+# PHP_WITH_REDIS=1: adds the phpredis extension (Debian's php-redis source package) to
+# the build, for a Redis session handler shared by several instances. It is an add-on
+# to a finished prefix (lib/php/extensions/.../redis.so), so it does not change the key.
+add_redis() {
+  local prefix=$1
+  [ "${PHP_WITH_REDIS:-0}" = 1 ] || return 0
+  local extdir
+  extdir=$("$prefix/bin/php-config" --extension-dir)
+  [ -f "$extdir/redis.so" ] && { log "phpredis: present"; return 0; }
+  ensure_deb_src || die "PHP_WITH_REDIS=1 needs Debian's php-redis source package (no deb-src entries)"
+  local dir
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/uring-php-redis.XXXXXX")
+  local versions v ok=""
+  versions=$(apt-cache showsrc php-redis 2>/dev/null | awk '/^Version:/ {print $2}' | sort -uVr)
+  for v in $versions; do
+    if (cd "$dir" && apt-get source --download-only -qq "php-redis=$v" >/dev/null 2>&1); then ok=1; break; fi
+  done
+  [ -n "$ok" ] || { rm -rf "$dir"; die "PHP_WITH_REDIS=1: apt-get source php-redis failed"; }
+  log "building phpredis $v"
+  (
+    cd "$dir"
+    tar -xf php-redis_*.orig.tar.*
+    # The source package carries several phpredis releases: take the newest.
+    cd "$(find . -mindepth 1 -maxdepth 1 -type d -name 'redis-*' | sort -V | tail -n1)"
+    "$prefix/bin/phpize" >"$dir/phpize.log" 2>&1
+    ./configure --with-php-config="$prefix/bin/php-config" >"$dir/configure.log" 2>&1
+    make -j"$JOBS" >"$dir/make.log" 2>&1
+    make install >"$dir/install.log" 2>&1
+  ) || { tail -n 20 "$dir"/*.log >&2; rm -rf "$dir"; die "building phpredis failed"; }
+  rm -rf "$dir"
+  log "phpredis installed: load it with --php-define extension=redis.so"
+}
+
 install_deps
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/uring-php-build.XXXXXX")
@@ -144,6 +174,7 @@ KEY=$( { printf '%s\n' "$VERSION" "${CONFIGURE_FLAGS[@]}"; cat "${PATCHES[@]}" /
 PREFIX="$CACHE_ROOT/php-$VERSION-zts-$KEY"
 if [ -f "$PREFIX/.complete" ]; then
   log "cached: $PREFIX"
+  add_redis "$PREFIX"
   echo "$PREFIX"
   exit 0
 fi
@@ -156,6 +187,7 @@ if ! flock -n 9; then
 fi
 if [ -f "$PREFIX/.complete" ]; then
   log "cached: $PREFIX"
+  add_redis "$PREFIX"
   echo "$PREFIX"
   exit 0
 fi
@@ -184,4 +216,5 @@ mkdir -p "$CACHE_ROOT"
 mkdir -p "$PREFIX/etc"
 touch "$PREFIX/.complete"
 log "done: $PREFIX"
+add_redis "$PREFIX"
 echo "$PREFIX"
