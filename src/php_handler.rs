@@ -14,6 +14,7 @@ use uring_http::response::NoBytes;
 use uring_http::{Body, BodyStream, Headers, Request, Response};
 
 use crate::php::completion::{Completions, Receiver};
+use crate::php::lane_submit::LaneSubmitter;
 use crate::php::{
     Job, Reply, ReplyEvent, ReplySink, RequestControl, ResponseHead, ScriptBody, ScriptRequest, TraceIds, WorkerPool,
 };
@@ -31,13 +32,11 @@ pub struct PhpSettings {
 }
 
 pub struct PhpHandler {
-    pool: WorkerPool,
+    submitter: LaneSubmitter,
     completions: Rc<Completions>,
     sink: Arc<dyn ReplySink>,
     settings: Arc<PhpSettings>,
     driver: &'static str,
-    /// This core's queue lane (its own index): keeps its requests on its CPU.
-    lane: usize,
 }
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
@@ -80,7 +79,8 @@ impl PhpHandler {
         lane: usize,
     ) -> Self {
         let sink = completions.sink();
-        PhpHandler { pool, completions, sink, settings, driver, lane }
+        let submitter = LaneSubmitter::new(pool, lane);
+        PhpHandler { submitter, completions, sink, settings, driver }
     }
 
     pub async fn handle(&self, req: Request, target: PhpTarget, id: u64, trace: Option<TraceIds>) -> PhpOutcome {
@@ -114,7 +114,7 @@ impl PhpHandler {
             driver: self.driver,
         };
         let reply = Reply::new(Arc::clone(&self.sink), receiver.token(), Arc::clone(&control));
-        if self.pool.submit_to(self.lane, Job { request, reply, queued_at }).is_err() {
+        if self.submitter.submit(Job { request, reply, queued_at }).is_err() {
             let mut r = Response::text(503, "Service Unavailable: all PHP workers are busy\n");
             r.headers.push("Retry-After", Bytes::from_static(b"1"));
             return PhpOutcome::server(r, PhpOrigin::QueueFull);

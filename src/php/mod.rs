@@ -8,6 +8,7 @@ pub mod engine;
 mod ffi;
 pub mod ini;
 pub mod inline;
+pub mod lane_submit;
 mod output;
 pub mod pool;
 pub mod reply;

@@ -102,23 +102,30 @@ impl WorkerPool {
     /// is full; gives the job back at once when every lane is full.
     #[allow(clippy::result_large_err)]
     pub fn submit_to(&self, lane: usize, job: Job) -> Result<(), Job> {
+        let l = self.enqueue(lane, job)?;
+        self.wake_for(l);
+        Ok(())
+    }
+
+    /// Queues a job like `submit_to` without waking anyone; returns the lane it went to.
+    /// The caller must call `wake_for` with it soon (see `LaneSubmitter`).
+    #[allow(clippy::result_large_err)]
+    pub fn enqueue(&self, lane: usize, job: Job) -> Result<usize, Job> {
         let lanes = &self.shared.lanes;
         let n = lanes.len();
         let mut job = job;
         for k in 0..n {
             let l = (lane + k) % n;
             match lanes[l].queue.push(job) {
-                Ok(()) => {
-                    self.wake_for(l);
-                    return Ok(());
-                }
+                Ok(()) => return Ok(l),
                 Err(j) => job = j,
             }
         }
         Err(job)
     }
 
-    fn wake_for(&self, lane: usize) {
+    /// Wakes an idle worker for work queued in `lane`: one of that lane's, else any.
+    pub fn wake_for(&self, lane: usize) {
         let lanes = &self.shared.lanes;
         // Pairs with the fence in `next_job`: either we see the sleeper, or it sees
         // the job.
