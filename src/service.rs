@@ -85,7 +85,7 @@ impl AppService {
                     }
                     Some(ctx) => {
                         ctx.route = RouteKind::Php;
-                        let trace = if exp() & 1 != 0 { None } else { ctx.trace.as_ref().map(|t| t.ids()) };
+                        let trace = ctx.trace.as_ref().map(|t| t.ids());
                         let out = php.handle(req, target, ctx.id, trace).await;
                         match out.origin {
                             PhpOrigin::App { php_micros } => {
@@ -137,9 +137,4 @@ impl AppService {
             Route::BadRequest => Response::text(400, "Bad Request\n"),
         }
     }
-}
-
-pub fn exp() -> u32 {
-    static E: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *E.get_or_init(|| std::env::var("URING_EXP").ok().and_then(|v| v.parse().ok()).unwrap_or(0))
 }

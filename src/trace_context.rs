@@ -20,48 +20,77 @@ pub struct TraceContext {
     pub flags: u8,
     /// The incoming `tracestate`, kept only when `traceparent` was valid (as the spec says).
     pub tracestate: Option<Bytes>,
+    /// `trace_id` and `span_id` in lowercase hex, formatted once.
+    trace_hex: [u8; 32],
+    span_hex: [u8; 16],
 }
 
 impl TraceContext {
     /// Continues the trace of a valid `traceparent`, or starts a new one.
     pub fn from_headers(traceparent: Option<&[u8]>, tracestate: Option<&Bytes>) -> TraceContext {
         match traceparent.and_then(parse_traceparent) {
-            Some(p) => TraceContext {
-                trace_id: p.trace_id,
-                span_id: new_span_id(),
-                parent_id: Some(p.parent_id),
-                flags: p.flags,
-                tracestate: tracestate.cloned(),
-            },
-            None => TraceContext {
-                trace_id: new_trace_id(),
-                span_id: new_span_id(),
-                parent_id: None,
-                flags: 0x01,
-                tracestate: None,
-            },
+            Some(p) => Self::new(
+                p.trace_id,
+                new_span_id(),
+                Some(p.parent_id),
+                p.flags,
+                tracestate.cloned(),
+            ),
+            None => Self::new(new_trace_id(), new_span_id(), None, 0x01, None),
         }
     }
 
+    fn new(
+        trace_id: [u8; 16],
+        span_id: [u8; 8],
+        parent_id: Option<[u8; 8]>,
+        flags: u8,
+        tracestate: Option<Bytes>,
+    ) -> Self {
+        let mut trace_hex = [0u8; 32];
+        let mut span_hex = [0u8; 16];
+        hex_into(&trace_id, &mut trace_hex);
+        hex_into(&span_id, &mut span_hex);
+        TraceContext {
+            trace_id,
+            span_id,
+            parent_id,
+            flags,
+            tracestate,
+            trace_hex,
+            span_hex,
+        }
+    }
+
+    /// The trace id in hex (32 characters).
+    pub fn trace_hex_bytes(&self) -> &[u8; 32] {
+        &self.trace_hex
+    }
+
     pub fn trace_hex(&self) -> String {
-        hex(&self.trace_id)
+        ascii_string(&self.trace_hex)
     }
 
     pub fn span_hex(&self) -> String {
-        hex(&self.span_id)
+        ascii_string(&self.span_hex)
     }
 
     /// `00-{trace}-{span}-{flags}`, with this request's span as the parent of whatever
     /// the client does next.
     pub fn traceparent(&self) -> Bytes {
-        let mut out = Vec::with_capacity(55);
-        out.extend_from_slice(b"00-");
-        push_hex(&mut out, &self.trace_id);
-        out.push(b'-');
-        push_hex(&mut out, &self.span_id);
-        out.push(b'-');
-        push_hex(&mut out, &[self.flags]);
-        Bytes::from(out)
+        let mut out = [b'-'; 55];
+        out[..2].copy_from_slice(b"00");
+        out[3..35].copy_from_slice(&self.trace_hex);
+        out[36..52].copy_from_slice(&self.span_hex);
+        hex_into(&[self.flags], &mut out[53..55]);
+        // One allocation that slices share (see `request_id_of`).
+        Bytes::from_owner(out)
+    }
+
+    /// The request id derived from a `traceparent` made by [`Self::traceparent`]:
+    /// `{trace_id}-{span_id}`, a slice of it (no allocation).
+    pub fn request_id_of(traceparent: &Bytes) -> Bytes {
+        traceparent.slice(3..52)
     }
 
     /// The ids PHP sees as `$_SERVER` TRACE_ID, SPAN_ID and PARENT_SPAN_ID (empty when
@@ -76,12 +105,18 @@ impl TraceContext {
 
     /// A request id derived from the trace: `{trace_id}-{span_id}`, unique per request.
     pub fn request_id(&self) -> Bytes {
-        let mut out = Vec::with_capacity(49);
-        push_hex(&mut out, &self.trace_id);
-        out.push(b'-');
-        push_hex(&mut out, &self.span_id);
-        Bytes::from(out)
+        let mut out = [b'-'; 49];
+        out[..32].copy_from_slice(&self.trace_hex);
+        out[33..].copy_from_slice(&self.span_hex);
+        Bytes::copy_from_slice(&out)
     }
+}
+
+/// Hex digits are ASCII, so this never loses anything.
+fn ascii_string(hex: &[u8]) -> String {
+    std::str::from_utf8(hex)
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
 /// The fields of a valid `traceparent`.
@@ -158,18 +193,18 @@ fn parse_hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    for b in bytes {
-        out.push(HEX[(b >> 4) as usize]);
-        out.push(HEX[(b & 15) as usize]);
+/// Writes `bytes` as lowercase hex into `out` (twice as long).
+pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = HEX[(b >> 4) as usize];
+        pair[1] = HEX[(b & 15) as usize];
     }
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len() * 2);
-    push_hex(&mut out, bytes);
-    // Only ASCII hex digits were pushed.
-    String::from_utf8(out).unwrap_or_default()
+    let mut out = vec![0u8; bytes.len() * 2];
+    hex_into(bytes, &mut out);
+    ascii_string(&out)
 }
 
 thread_local! {

@@ -22,6 +22,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use crossbeam_queue::ArrayQueue;
 use uring_http::{Body, Method, Request, Response, Version};
 
 use super::{body_bytes, Middleware, ObservedStream, RequestCtx};
@@ -34,9 +35,14 @@ const FLUSH_AFTER: Duration = Duration::from_millis(100);
 const QUEUE_BATCHES: usize = 256;
 
 enum Msg {
-    Batch(Vec<u8>),
+    /// Lines, and where to give the emptied buffer back (the core that filled it reuses
+    /// it: no allocation per batch, and no buffer freed on another thread).
+    Batch(Vec<u8>, Arc<ArrayQueue<Vec<u8>>>),
     Stop,
 }
+
+/// Emptied buffers waiting for their core.
+const SPARE_BUFFERS: usize = 4;
 
 /// The writer thread and its channel.
 pub struct AccessLogWriter {
@@ -73,6 +79,7 @@ impl AccessLogWriter {
         let core = Rc::new(AccessLogCore {
             tx: self.tx.clone(),
             buf: RefCell::new(Vec::with_capacity(BATCH_BYTES + 1024)),
+            spare: Arc::new(ArrayQueue::new(SPARE_BUFFERS)),
             lines: Cell::new(0),
             waker: Cell::new(None),
             dropped: Arc::clone(&self.dropped),
@@ -106,13 +113,15 @@ fn write_loop(rx: Receiver<Msg>, mut out: Box<dyn Write + Send>) {
     let mut failed = false;
     while let Ok(msg) = rx.recv() {
         match msg {
-            Msg::Batch(data) => {
+            Msg::Batch(mut data, back) => {
                 if let Err(e) = out.write_all(&data) {
                     if !failed {
                         tracing::error!(error = %e, "writing the access log failed");
                         failed = true;
                     }
                 }
+                data.clear();
+                let _ = back.push(data);
             }
             Msg::Stop => break,
         }
@@ -128,6 +137,7 @@ pub struct AccessLogCore {
     /// The flush task, parked while the buffer is empty.
     waker: Cell<Option<Waker>>,
     dropped: Arc<AtomicU64>,
+    spare: Arc<ArrayQueue<Vec<u8>>>,
 }
 
 impl AccessLogCore {
@@ -152,10 +162,14 @@ impl AccessLogCore {
             if buf.is_empty() {
                 return;
             }
-            std::mem::replace(&mut *buf, Vec::with_capacity(BATCH_BYTES + 1024))
+            let next = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(BATCH_BYTES + 1024));
+            std::mem::replace(&mut *buf, next)
         };
         let lines = self.lines.replace(0);
-        match self.tx.try_send(Msg::Batch(data)) {
+        match self.tx.try_send(Msg::Batch(data, Arc::clone(&self.spare))) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(lines, Ordering::Relaxed);
@@ -185,7 +199,12 @@ impl AccessLogCore {
     fn flush_blocking(&self) {
         let data = std::mem::take(&mut *self.buf.borrow_mut());
         let lines = self.lines.replace(0);
-        if !data.is_empty() && self.tx.send(Msg::Batch(data)).is_err() {
+        if !data.is_empty()
+            && self
+                .tx
+                .send(Msg::Batch(data, Arc::clone(&self.spare)))
+                .is_err()
+        {
             self.dropped.fetch_add(lines, Ordering::Relaxed);
         }
     }
@@ -207,7 +226,7 @@ pub struct Captured {
 
 /// Everything a line needs but the byte count and duration.
 struct Entry {
-    captured: Box<Captured>,
+    captured: Captured,
     method: Method,
     version: Version,
     tls: bool,
@@ -215,12 +234,11 @@ struct Entry {
     status: u16,
     request_id: Option<Bytes>,
     id: u64,
-    trace_id: Option<[u8; 16]>,
+    trace_hex: Option<[u8; 32]>,
 }
 
 impl Entry {
     fn write_json(&self, o: &mut Vec<u8>, bytes: u64, duration: Duration, now: SystemTime) {
-        use std::io::Write as _;
         o.extend_from_slice(b"{\"ts\":\"");
         write_timestamp(o, now);
         o.extend_from_slice(b"\",\"method\":");
@@ -231,14 +249,23 @@ impl Entry {
         json_opt(o, self.captured.query.as_ref().map(|q| q.as_bytes()));
         o.extend_from_slice(b",\"protocol\":\"");
         o.extend_from_slice(self.version.as_str().as_bytes());
-        let _ = write!(
-            o,
-            "\",\"status\":{},\"bytes\":{},\"duration_ms\":{:.3},\"ip\":\"{}\",\"user_agent\":",
-            self.status,
-            bytes,
-            duration.as_secs_f64() * 1000.0,
-            self.ip
-        );
+        o.extend_from_slice(b"\",\"status\":");
+        push_u64(o, self.status as u64);
+        o.extend_from_slice(b",\"bytes\":");
+        push_u64(o, bytes);
+        o.extend_from_slice(b",\"duration_ms\":");
+        let us = duration.as_micros() as u64;
+        push_u64(o, us / 1000);
+        let frac = us % 1000;
+        o.extend_from_slice(&[
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ]);
+        o.extend_from_slice(b",\"ip\":\"");
+        push_ip(o, self.ip);
+        o.extend_from_slice(b"\",\"user_agent\":");
         json_opt(o, self.captured.user_agent.as_deref());
         o.extend_from_slice(b",\"referer\":");
         json_opt(o, self.captured.referer.as_deref());
@@ -246,14 +273,16 @@ impl Entry {
         match &self.request_id {
             Some(r) => json_str(o, r),
             None => {
-                let _ = write!(o, "\"{}\"", self.id);
+                o.push(b'"');
+                push_u64(o, self.id);
+                o.push(b'"');
             }
         }
         o.extend_from_slice(b",\"trace_id\":");
-        match &self.trace_id {
+        match &self.trace_hex {
             Some(t) => {
                 o.push(b'"');
-                o.extend_from_slice(crate::trace_context::hex(t).as_bytes());
+                o.extend_from_slice(t);
                 o.push(b'"');
             }
             None => o.extend_from_slice(b"null"),
@@ -266,6 +295,55 @@ impl Entry {
     }
 }
 
+/// A number in decimal, without going through `core::fmt`.
+pub fn push_u64(o: &mut Vec<u8>, mut n: u64) {
+    if n < 1000 {
+        // Status codes, IPv4 octets, small sizes and durations.
+        let d = [
+            b'0' + (n / 100) as u8,
+            b'0' + (n / 10 % 10) as u8,
+            b'0' + (n % 10) as u8,
+        ];
+        let skip = if n >= 100 {
+            0
+        } else if n >= 10 {
+            1
+        } else {
+            2
+        };
+        o.extend_from_slice(&d[skip..]);
+        return;
+    }
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    o.extend_from_slice(&buf[i..]);
+}
+
+fn push_ip(o: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().iter().enumerate() {
+                if i > 0 {
+                    o.push(b'.');
+                }
+                push_u64(o, *octet as u64);
+            }
+        }
+        IpAddr::V6(v6) => {
+            use std::io::Write as _;
+            let _ = write!(o, "{v6}");
+        }
+    }
+}
+
 fn json_opt(o: &mut Vec<u8>, v: Option<&[u8]>) {
     match v {
         Some(v) => json_str(o, v),
@@ -274,9 +352,29 @@ fn json_opt(o: &mut Vec<u8>, v: Option<&[u8]>) {
 }
 
 /// A JSON string; bytes that are not UTF-8 become U+FFFD.
+/// Bytes a JSON string cannot hold as they are (controls, `"`, `\`, DEL, non-ASCII).
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i < 0x20 || i >= 0x7f || i == b'"' as usize || i == b'\\' as usize;
+        i += 1;
+    }
+    t
+};
+
 pub fn json_str(o: &mut Vec<u8>, v: &[u8]) {
     o.push(b'"');
-    let s = String::from_utf8_lossy(v);
+    if !v.iter().any(|&b| NEEDS_ESCAPE[b as usize]) {
+        // The common case: printable ASCII that needs no escape.
+        o.extend_from_slice(v);
+    } else {
+        json_escape(o, &String::from_utf8_lossy(v));
+    }
+    o.push(b'"');
+}
+
+fn json_escape(o: &mut Vec<u8>, s: &str) {
     for c in s.chars() {
         match c {
             '"' => o.extend_from_slice(b"\\\""),
@@ -285,8 +383,10 @@ pub fn json_str(o: &mut Vec<u8>, v: &[u8]) {
             '\r' => o.extend_from_slice(b"\\r"),
             '\t' => o.extend_from_slice(b"\\t"),
             c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                use std::io::Write as _;
-                let _ = write!(o, "\\u{:04x}", c as u32);
+                let n = c as u32;
+                o.extend_from_slice(b"\\u00");
+                o.push(b"0123456789abcdef"[(n >> 4) as usize]);
+                o.push(b"0123456789abcdef"[(n & 15) as usize]);
             }
             c => {
                 let mut b = [0u8; 4];
@@ -294,24 +394,45 @@ pub fn json_str(o: &mut Vec<u8>, v: &[u8]) {
             }
         }
     }
-    o.push(b'"');
+}
+
+thread_local! {
+    /// The date and time part of the last timestamp: (unix second, `YYYY-MM-DDTHH:MM:SS`).
+    static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
 }
 
 /// RFC 3339 in UTC with milliseconds: `2025-01-15T10:30:00.123Z`.
 fn write_timestamp(o: &mut Vec<u8>, t: SystemTime) {
-    use std::io::Write as _;
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
-    let (y, m, day) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    let _ = write!(
-        o,
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_millis()
-    );
+    let prefix = SECOND.with(|c| {
+        let (at, text) = c.get();
+        if at == secs {
+            return text;
+        }
+        let (y, m, day) = civil_from_days((secs / 86_400) as i64);
+        let rem = secs % 86_400;
+        let s = format!(
+            "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}",
+            rem / 3600,
+            rem / 60 % 60,
+            rem % 60
+        );
+        let mut text = [b'0'; 19];
+        let n = s.len().min(19);
+        text[..n].copy_from_slice(&s.as_bytes()[..n]);
+        c.set((secs, text));
+        text
+    });
+    o.extend_from_slice(&prefix);
+    let ms = d.subsec_millis();
+    o.extend_from_slice(&[
+        b'.',
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+        b'Z',
+    ]);
 }
 
 /// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's algorithm.
@@ -349,12 +470,12 @@ impl Middleware for AccessLog {
     }
 
     fn on_request(&self, req: &mut Request, ctx: &mut RequestCtx) -> Option<Response> {
-        ctx.log = Some(Box::new(Captured {
+        ctx.log = Some(Captured {
             path: req.path.clone(),
             query: req.query.clone(),
             user_agent: req.headers.get("User-Agent").cloned(),
             referer: req.headers.get("Referer").cloned(),
-        }));
+        });
         None
     }
 
@@ -371,11 +492,11 @@ impl Middleware for AccessLog {
             status: resp.status,
             request_id: ctx.request_id.clone(),
             id: ctx.id,
-            trace_id: ctx.trace.as_ref().map(|t| t.trace_id),
+            trace_hex: ctx.trace.as_ref().map(|t| *t.trace_hex_bytes()),
         };
         let started = ctx.started;
         match body_bytes(ctx, resp) {
-            Some(bytes) => self.core.push(&entry, bytes, started.elapsed()),
+            Some(bytes) => self.core.push(&entry, bytes, ctx.elapsed()),
             None => {
                 let Body::Stream(inner) = std::mem::replace(&mut resp.body, Body::Empty) else {
                     return;
@@ -399,6 +520,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn numbers() {
+        for n in [0u64, 7, 10, 99, 100, 404, 999, 1000, 65_535, u64::MAX] {
+            let mut o = Vec::new();
+            push_u64(&mut o, n);
+            assert_eq!(String::from_utf8(o).unwrap(), n.to_string());
+        }
+    }
+
+    #[test]
     fn dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
@@ -414,12 +544,12 @@ mod tests {
     #[test]
     fn lines_are_json() {
         let entry = Entry {
-            captured: Box::new(Captured {
+            captured: Captured {
                 path: "/a\"b\\c".into(),
                 query: Some("x=1&y=\u{1}".into()),
                 user_agent: Some(Bytes::from_static(b"curl/8 \xff")),
                 referer: None,
-            }),
+            },
             method: Method::Get,
             version: Version::Http11,
             tls: false,
@@ -427,7 +557,7 @@ mod tests {
             status: 200,
             request_id: None,
             id: 42,
-            trace_id: Some([0xab; 16]),
+            trace_hex: Some([b'a'; 32]),
         };
         let mut o = Vec::new();
         entry.write_json(&mut o, 13, Duration::from_micros(1500), UNIX_EPOCH);
@@ -441,7 +571,7 @@ mod tests {
         assert_eq!(v["bytes"], 13);
         assert_eq!(v["duration_ms"], 1.5);
         assert_eq!(v["request_id"], "42");
-        assert_eq!(v["trace_id"], "ab".repeat(16));
+        assert_eq!(v["trace_id"], "a".repeat(32));
         assert_eq!(v["tls"], false);
         assert_eq!(v["protocol"], "HTTP/1.1");
         assert_eq!(v["ts"], "1970-01-01T00:00:00.000Z");
@@ -456,6 +586,7 @@ mod tests {
             lines: Cell::new(0),
             waker: Cell::new(None),
             dropped: Arc::new(AtomicU64::new(0)),
+            spare: Arc::new(ArrayQueue::new(SPARE_BUFFERS)),
         };
         core.buf.borrow_mut().extend_from_slice(b"{}\n{}\n");
         core.lines.set(2);
@@ -464,7 +595,7 @@ mod tests {
         core.lines.set(1);
         core.flush();
         assert_eq!(core.dropped.load(Ordering::Relaxed), 1);
-        assert!(matches!(rx.try_recv(), Ok(Msg::Batch(d)) if d == b"{}\n{}\n"));
+        assert!(matches!(rx.try_recv(), Ok(Msg::Batch(d, _)) if d == b"{}\n{}\n"));
         drop(rx);
     }
 }

@@ -92,7 +92,7 @@ impl Middleware for ErrorPagesMiddleware {
     }
 
     fn on_request(&self, req: &mut Request, ctx: &mut RequestCtx) -> Option<Response> {
-        ctx.accepts_html = req.headers.get("Accept").is_some_and(|a| accepts_html(a));
+        ctx.accept = req.headers.get("Accept").cloned();
         None
     }
 
@@ -105,7 +105,9 @@ impl Middleware for ErrorPagesMiddleware {
             return;
         }
         let (content_type, body) = match self.pages.get(resp.status) {
-            Some(page) if ctx.accepts_html => (&b"text/html; charset=utf-8"[..], page.clone()),
+            Some(page) if ctx.accept.as_deref().is_some_and(accepts_html) => {
+                (&b"text/html; charset=utf-8"[..], page.clone())
+            }
             _ => {
                 let reason = uring_http::h1::reason_phrase(resp.status);
                 let text = if reason.is_empty() {

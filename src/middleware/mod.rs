@@ -66,11 +66,16 @@ pub struct RequestCtx {
     pub trace: Option<TraceContext>,
     /// X-Request-ID as sent back (the client's, or derived from the trace).
     pub request_id: Option<Bytes>,
+    /// The `traceparent` sent back.
+    pub traceparent: Option<Bytes>,
     /// Scratch space of the individual middleware.
     pub rate: Option<rate_limit::Allowance>,
     pub accept_encoding: Option<Bytes>,
-    pub accepts_html: bool,
-    pub log: Option<Box<access_log::Captured>>,
+    /// The request's Accept header (error pages parse it only for an error).
+    pub accept: Option<Bytes>,
+    pub log: Option<access_log::Captured>,
+    /// Time from arrival to the response flow, read once (see [`RequestCtx::elapsed`]).
+    elapsed: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,11 +103,19 @@ impl RequestCtx {
             rate_limited: false,
             trace: None,
             request_id: None,
+            traceparent: None,
             rate: None,
             accept_encoding: None,
-            accepts_html: false,
+            accept: None,
             log: None,
+            elapsed: None,
         }
+    }
+
+    /// Time from the request's arrival until its response came back through the chain
+    /// (the clock is read once, by whichever middleware asks first).
+    pub fn elapsed(&mut self) -> Duration {
+        *self.elapsed.get_or_insert_with(|| self.started.elapsed())
     }
 }
 
@@ -365,5 +378,124 @@ impl Operations {
         if let Some(w) = writer {
             w.finish(Duration::from_secs(5));
         }
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    use super::*;
+    use bytes::Bytes;
+    use uring_http::{Body, Headers, RequestBody};
+
+    fn request() -> Request {
+        let mut headers = Headers::with_capacity(4);
+        headers.push("Host", Bytes::from_static(b"localhost:8080"));
+        headers.push("User-Agent", Bytes::from_static(b"wrk"));
+        headers.push("Accept", Bytes::from_static(b"*/*"));
+        Request {
+            method: Method::Get,
+            target: "/hello.php".into(),
+            path: "/hello.php".into(),
+            query: None,
+            version: Version::Http11,
+            headers,
+            host: Some("localhost:8080".into()),
+            body: RequestBody::Empty,
+            remote_addr: "127.0.0.1:5555".parse().unwrap(),
+            local_addr: "127.0.0.1:8080".parse().unwrap(),
+            tls: false,
+        }
+    }
+
+    /// `cargo test --release --lib middleware::bench -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn chain_cost_per_request() {
+        let mut rt = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let router = Rc::new(Router::new(dir.path(), None).unwrap());
+            let log = dir.path().join("a.log");
+            let cfg = crate::config::Config::parse_from_iter([
+                "x",
+                "--document-root",
+                dir.path().to_str().unwrap(),
+                "--access-log",
+                "1",
+                "--access-log-file",
+                log.to_str().unwrap(),
+                "--compression",
+                "1",
+                "--rate-limit",
+                "1000000000",
+                "--trace-context",
+                "1",
+                "--internal-addr",
+                "127.0.0.1:0",
+                "--static-cache-ttl",
+                "1h",
+                "--error-pages-dir",
+                dir.path().to_str().unwrap(),
+            ])
+            .unwrap();
+            let all = Operations::start(&cfg, None, 1).unwrap();
+            let full = all.chain_for_core(0, &router);
+            let mut chains: Vec<(String, Chain)> = vec![("all".into(), full)];
+            for keep in [
+                "access_log",
+                "metrics",
+                "trace_context",
+                "rate_limit",
+                "compression",
+                "static_cache",
+                "error_pages",
+            ] {
+                let c = all.chain_for_core(0, &router);
+                let items = c.items.into_iter().filter(|m| m.name() == keep).collect();
+                chains.push((keep.into(), Chain::new(items)));
+            }
+            chains.push(("none".into(), Chain::default()));
+            let only = std::env::var("BENCH_ONLY").ok();
+            for (name, chain) in chains {
+                if only.as_deref().is_some_and(|o| o != name) {
+                    continue;
+                }
+                let n = if only.is_some() || name == "all" {
+                    std::env::var("BENCH_N")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(200_000)
+                } else {
+                    200_000
+                };
+                let t = Instant::now();
+                for i in 0..n {
+                    let mut req = request();
+                    let mut ctx = RequestCtx::new(&req, i);
+                    if !chain.is_empty() {
+                        let _ = chain.on_request(&mut req, &mut ctx);
+                    }
+                    drop(req);
+                    let mut h = Headers::with_capacity(2);
+                    h.push(
+                        "Content-Type",
+                        Bytes::from_static(b"text/html; charset=UTF-8"),
+                    );
+                    let resp =
+                        Response::new(200, h, Body::Bytes(Bytes::from_static(b"Hello, World!")));
+                    let resp = chain.on_response(chain.len(), &mut ctx, resp);
+                    std::hint::black_box(resp);
+                }
+                println!(
+                    "{name}: {:.0} ns per request",
+                    t.elapsed().as_nanos() as f64 / n as f64
+                );
+                chain.finish();
+            }
+            all.finish();
+        });
     }
 }

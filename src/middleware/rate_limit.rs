@@ -13,7 +13,9 @@
 //! (amortised over requests), and holds at most `RATE_LIMIT_MAX_CLIENTS / 64` clients —
 //! when full, expired entries go first, then the entry whose window opened longest ago.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -32,9 +34,59 @@ struct Window {
     count: u32,
 }
 
+/// A seeded hash for client keys: cheaper than SipHash, and with a random seed per
+/// process a client cannot aim its addresses at one bucket.
+#[derive(Clone, Copy, Default)]
+struct KeyHasher {
+    seed: u64,
+    h: u64,
+}
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.h = (self.h ^ n ^ self.seed)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.write_u64(n as u64);
+        self.write_u64((n >> 64) as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        // murmur3's finaliser: every input bit reaches every output bit.
+        let mut h = self.h;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct KeyHash(u64);
+
+impl BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher { seed: self.0, h: 0 }
+    }
+}
+
 #[derive(Default)]
 struct Shard {
-    map: HashMap<u128, Window>,
+    map: HashMap<u128, Window, KeyHash>,
     last_sweep: u32,
 }
 
@@ -60,6 +112,20 @@ pub enum Decision {
     },
 }
 
+/// What the shared buckets hand a core.
+enum Lease {
+    /// `granted` requests (at least one) of the window that opened at `window_start`;
+    /// `remaining`: what is left for everyone after this grant.
+    Granted {
+        window_start: u32,
+        granted: u32,
+        remaining: u32,
+    },
+    Limited {
+        retry_after: u32,
+    },
+}
+
 pub struct RateLimiter {
     limit: u32,
     window: u32,
@@ -76,7 +142,12 @@ impl RateLimiter {
             limit: limit.max(1),
             window: window.max(1),
             per_shard: max_clients.div_ceil(SHARDS).max(1),
-            shards: (0..SHARDS).map(|_| PaddedShard::default()).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    let map = HashMap::with_hasher(KeyHash(crate::trace_context::random_u64()));
+                    PaddedShard(Mutex::new(Shard { map, last_sweep: 0 }))
+                })
+                .collect(),
             epoch: Instant::now(),
             seed: crate::trace_context::random_u64() | 1,
         }
@@ -86,41 +157,41 @@ impl RateLimiter {
         self.limit
     }
 
-    /// Counts a request from `ip` now.
-    pub fn check(&self, ip: IpAddr) -> Decision {
-        self.check_at(ip, self.epoch.elapsed().as_secs() as u32)
+    /// Requests a core takes from the shared budget at once: 1 (exact) for limits up to
+    /// 127, at most 64; a hot client then costs one shared lock per lease, not per request.
+    pub fn lease_size(&self) -> u32 {
+        (self.limit / 64).clamp(1, 64)
     }
 
-    /// Counts a request from `ip` at `now` seconds after the limiter started.
+    /// Seconds since the limiter started, for an instant.
+    pub fn secs(&self, at: Instant) -> u32 {
+        at.saturating_duration_since(self.epoch).as_secs() as u32
+    }
+
+    /// Counts a request from `ip` at `now` seconds after the limiter started (exact:
+    /// a lease of one request).
     pub fn check_at(&self, ip: IpAddr, now: u32) -> Decision {
-        let key = client_key(ip);
+        match self.lease(client_key(ip), now, 1) {
+            Lease::Granted {
+                window_start,
+                remaining,
+                ..
+            } => Decision::Allowed(Allowance {
+                remaining,
+                reset: window_start + self.window - now,
+            }),
+            Lease::Limited { retry_after } => Decision::Limited { retry_after },
+        }
+    }
+
+    /// Takes up to `want` requests of `key`'s budget in the window open at `now`.
+    fn lease(&self, key: u128, now: u32, want: u32) -> Lease {
         let shard = &self.shards[self.shard_of(key)];
         let mut s = shard.0.lock().unwrap_or_else(|e| e.into_inner());
         if now.wrapping_sub(s.last_sweep) >= self.window {
             self.sweep(&mut s, now);
         }
-        if let Some(w) = s.map.get_mut(&key) {
-            if now < w.start + self.window {
-                let reset = w.start + self.window - now;
-                if w.count >= self.limit {
-                    return Decision::Limited { retry_after: reset };
-                }
-                w.count += 1;
-                return Decision::Allowed(Allowance {
-                    remaining: self.limit - w.count,
-                    reset,
-                });
-            }
-            *w = Window {
-                start: now,
-                count: 1,
-            };
-            return Decision::Allowed(Allowance {
-                remaining: self.limit - 1,
-                reset: self.window,
-            });
-        }
-        if s.map.len() >= self.per_shard {
+        if !s.map.contains_key(&key) && s.map.len() >= self.per_shard {
             self.sweep(&mut s, now);
             if s.map.len() >= self.per_shard {
                 // Still full of live windows: forget the oldest one.
@@ -129,17 +200,28 @@ impl RateLimiter {
                 }
             }
         }
-        s.map.insert(
-            key,
-            Window {
+        let w = s.map.entry(key).or_insert(Window {
+            start: now,
+            count: 0,
+        });
+        if now >= w.start + self.window {
+            *w = Window {
                 start: now,
-                count: 1,
-            },
-        );
-        Decision::Allowed(Allowance {
-            remaining: self.limit - 1,
-            reset: self.window,
-        })
+                count: 0,
+            };
+        }
+        if w.count >= self.limit {
+            return Lease::Limited {
+                retry_after: w.start + self.window - now,
+            };
+        }
+        let granted = want.min(self.limit - w.count);
+        w.count += granted;
+        Lease::Granted {
+            window_start: w.start,
+            granted,
+            remaining: self.limit - w.count,
+        }
     }
 
     fn sweep(&self, s: &mut Shard, now: u32) {
@@ -188,18 +270,94 @@ fn client_key(ip: IpAddr) -> u128 {
     }
 }
 
-/// The middleware (priority 20).
+fn number(n: u32) -> Bytes {
+    let mut v = Vec::with_capacity(10);
+    super::access_log::push_u64(&mut v, n as u64);
+    Bytes::from(v)
+}
+
+/// A core's share of one client's window.
+#[derive(Clone, Copy)]
+struct Held {
+    window_start: u32,
+    tokens: u32,
+    /// The shared remainder when this lease was granted.
+    remaining: u32,
+}
+
+/// Leases a core holds at most; beyond it expired ones go, then all.
+const HELD_MAX: usize = 4096;
+
+/// The middleware (priority 20). Each core spends leases from the shared buckets
+/// locally: the limit is exact for limits up to 127 (a lease is one request), and for
+/// bigger ones a client can be refused up to (cores − 1) × 64 requests early, when other
+/// cores hold leased requests it did not use; `X-RateLimit-Remaining` is this core's
+/// view.
 pub struct RateLimit {
     limiter: Arc<RateLimiter>,
     limit_value: Bytes,
+    lease: u32,
+    held: RefCell<HashMap<u128, Held, KeyHash>>,
 }
 
 impl RateLimit {
     pub fn new(limiter: Arc<RateLimiter>) -> RateLimit {
         let limit_value = Bytes::from(limiter.limit().to_string());
+        let lease = limiter.lease_size();
+        let held = RefCell::new(HashMap::with_hasher(KeyHash(
+            crate::trace_context::random_u64(),
+        )));
         RateLimit {
             limiter,
             limit_value,
+            lease,
+            held,
+        }
+    }
+
+    fn decide(&self, ip: IpAddr, now: u32) -> Decision {
+        let key = client_key(ip);
+        let window = self.limiter.window;
+        let mut held = self.held.borrow_mut();
+        if let Some(h) = held.get_mut(&key) {
+            if h.tokens > 0 && now < h.window_start + window {
+                h.tokens -= 1;
+                return Decision::Allowed(Allowance {
+                    remaining: h.remaining + h.tokens,
+                    reset: h.window_start + window - now,
+                });
+            }
+        }
+        match self.limiter.lease(key, now, self.lease) {
+            Lease::Granted {
+                window_start,
+                granted,
+                remaining,
+            } => {
+                if held.len() >= HELD_MAX && !held.contains_key(&key) {
+                    held.retain(|_, h| now < h.window_start + window && h.tokens > 0);
+                    if held.len() >= HELD_MAX {
+                        held.clear();
+                    }
+                }
+                let tokens = granted - 1;
+                held.insert(
+                    key,
+                    Held {
+                        window_start,
+                        tokens,
+                        remaining,
+                    },
+                );
+                Decision::Allowed(Allowance {
+                    remaining: remaining + tokens,
+                    reset: window_start + window - now,
+                })
+            }
+            Lease::Limited { retry_after } => {
+                held.remove(&key);
+                Decision::Limited { retry_after }
+            }
         }
     }
 }
@@ -214,7 +372,7 @@ impl Middleware for RateLimit {
     }
 
     fn on_request(&self, req: &mut Request, ctx: &mut RequestCtx) -> Option<Response> {
-        match self.limiter.check(req.remote_addr.ip()) {
+        match self.decide(req.remote_addr.ip(), self.limiter.secs(ctx.started)) {
             Decision::Allowed(a) => {
                 ctx.rate = Some(a);
                 None
@@ -226,7 +384,7 @@ impl Middleware for RateLimit {
                     "Content-Type",
                     Bytes::from_static(b"text/plain; charset=utf-8"),
                 );
-                let secs = Bytes::from(retry_after.to_string());
+                let secs = number(retry_after);
                 headers.push("Retry-After", secs.clone());
                 headers.push("X-RateLimit-Limit", self.limit_value.clone());
                 headers.push("X-RateLimit-Remaining", Bytes::from_static(b"0"));
@@ -244,12 +402,15 @@ impl Middleware for RateLimit {
         if let Some(a) = ctx.rate {
             resp.headers
                 .push("X-RateLimit-Limit", self.limit_value.clone());
-            resp.headers.push(
-                "X-RateLimit-Remaining",
-                Bytes::from(a.remaining.to_string()),
-            );
+            // Both values in one allocation.
+            let mut v = Vec::with_capacity(20);
+            super::access_log::push_u64(&mut v, a.remaining as u64);
+            let split = v.len();
+            super::access_log::push_u64(&mut v, a.reset as u64);
+            let both = Bytes::from_owner(v);
             resp.headers
-                .push("X-RateLimit-Reset", Bytes::from(a.reset.to_string()));
+                .push("X-RateLimit-Remaining", both.slice(..split));
+            resp.headers.push("X-RateLimit-Reset", both.slice(split..));
         }
     }
 }
@@ -370,6 +531,36 @@ mod tests {
             "expired windows were swept: {}",
             rl.len()
         );
+    }
+
+    #[test]
+    fn leases_keep_the_limit_across_cores() {
+        for limit in [5u32, 100, 1000, 100_000] {
+            let rl = Arc::new(RateLimiter::new(limit, 60, 1000));
+            let cores = [
+                RateLimit::new(Arc::clone(&rl)),
+                RateLimit::new(Arc::clone(&rl)),
+            ];
+            let mut allowed = 0;
+            let mut last = [u32::MAX; 2];
+            for i in 0..(2 * limit as usize + 10) {
+                let core = i % 2;
+                if let Decision::Allowed(a) = cores[core].decide(v4(9), 3) {
+                    allowed += 1;
+                    assert!(a.remaining < last[core], "remaining goes down on each core");
+                    last[core] = a.remaining;
+                    assert_eq!(a.reset, 60);
+                }
+            }
+            assert_eq!(allowed, limit, "limit {limit}");
+            assert!(matches!(
+                cores[0].decide(v4(9), 3),
+                Decision::Limited { retry_after: 60 }
+            ));
+            // Another client has its own budget; a new window a new one.
+            assert!(matches!(cores[1].decide(v4(10), 3), Decision::Allowed(_)));
+            assert!(matches!(cores[0].decide(v4(9), 63), Decision::Allowed(_)));
+        }
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! Request flow: a valid `traceparent` continues the caller's trace (its span becomes
 //! the parent, `tracestate` is kept), anything else starts a new trace; each request
 //! gets a new span id. `X-Request-ID` is the client's when valid (1–128 printable ASCII
-//! characters), otherwise `{trace_id}-{span_id}`; PHP sees it as HTTP_X_REQUEST_ID and
-//! the ids as TRACE_ID, SPAN_ID and PARENT_SPAN_ID. Response flow: `traceparent` with
+//! characters), otherwise `{trace_id}-{span_id}`. PHP sees the ids as TRACE_ID, SPAN_ID
+//! and PARENT_SPAN_ID (and a client's X-Request-ID as HTTP_X_REQUEST_ID, as sent).
+//! Response flow: `traceparent` with
 //! this request's span, `tracestate` when one was kept, and `X-Request-ID`.
 
 use bytes::Bytes;
@@ -29,30 +30,24 @@ impl Middleware for Trace {
             req.headers.get("traceparent").map(|v| &v[..]),
             req.headers.get("tracestate"),
         );
+        // The client's id when valid; otherwise one derived from the trace (PHP can
+        // build the same from TRACE_ID and SPAN_ID; it is not added to the request).
+        let traceparent = trace.traceparent();
         let request_id = match req.headers.get("X-Request-ID") {
             Some(v) if valid_request_id(v) => v.clone(),
-            other => {
-                let id = trace.request_id();
-                if crate::service::exp() & 2 == 0 {
-                    if other.is_some() {
-                        req.headers.remove("X-Request-ID");
-                    }
-                    req.headers.push("X-Request-ID", id.clone());
-                }
-                id
-            }
+            _ => TraceContext::request_id_of(&traceparent),
         };
         ctx.trace = Some(trace);
+        ctx.traceparent = Some(traceparent);
         ctx.request_id = Some(request_id);
         None
     }
 
     fn on_response(&self, ctx: &mut RequestCtx, resp: &mut Response) {
-        if crate::service::exp() & 4 != 0 {
-            return;
+        if let Some(tp) = ctx.traceparent.take() {
+            resp.headers.set("traceparent", tp);
         }
         if let Some(t) = &ctx.trace {
-            resp.headers.set("traceparent", t.traceparent());
             if let Some(state) = &t.tracestate {
                 resp.headers.set("tracestate", state.clone());
             }
