@@ -12,6 +12,7 @@ use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,9 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 #[derive(Debug)]
 pub enum Route {
     Static { file: File, meta: std::fs::Metadata, rel: PathBuf },
+    /// A static file this core resolved before, found unchanged in place by one stat
+    /// (see `Router::route`); not opened. Serve it from memory or `route_uncached`.
+    StaticKnown { meta: std::fs::Metadata, rel: PathBuf },
     Php(PhpTarget),
     /// A directory asked for without its trailing slash: 301 to this location.
     Redirect(String),
@@ -50,6 +54,8 @@ pub struct Router {
     index_file: Option<String>,
     /// Per core (the router is not shared between threads).
     php_routes: RefCell<HashMap<String, (PhpTarget, Instant)>>,
+    /// Static paths resolved before: (relative path, device, inode).
+    static_routes: RefCell<HashMap<String, (PathBuf, u64, u64)>>,
 }
 
 impl Router {
@@ -57,7 +63,14 @@ impl Router {
         let root_path = document_root.canonicalize()?;
         let root = rustix::fs::open(&root_path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
         let root_str = root_path.to_string_lossy().trim_end_matches('/').to_string();
-        Ok(Router { root, root_path, root_str, index_file, php_routes: RefCell::new(HashMap::new()) })
+        Ok(Router {
+            root,
+            root_path,
+            root_str,
+            index_file,
+            php_routes: RefCell::new(HashMap::new()),
+            static_routes: RefCell::new(HashMap::new()),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -65,19 +78,46 @@ impl Router {
     }
 
     /// `raw_path`: the request's path, still percent-encoded; `query`: for redirects.
+    ///
+    /// A static path this core resolved before costs one stat instead of an
+    /// openat2 + stat + close: it is only taken when the file found by path is the very
+    /// file (device and inode) that openat2(RESOLVE_BENEATH) resolved, so a component
+    /// swapped for a symlink leading elsewhere simply misses and is resolved again.
     pub fn route(&self, raw_path: &str, query: Option<&str>) -> Route {
         if let Some((target, at)) = self.php_routes.borrow().get(raw_path) {
             if at.elapsed() < PHP_ROUTE_TTL {
                 return Route::Php(target.clone());
             }
         }
-        let route = self.resolve(raw_path, query);
-        if let Route::Php(target) = &route {
-            let mut cache = self.php_routes.borrow_mut();
-            if cache.len() >= PHP_ROUTE_CACHE_MAX {
-                cache.clear();
+        if let Some((rel, dev, ino)) = self.static_routes.borrow().get(raw_path) {
+            if let Ok(meta) = std::fs::metadata(self.root_path.join(rel)) {
+                if meta.is_file() && meta.dev() == *dev && meta.ino() == *ino {
+                    return Route::StaticKnown { meta, rel: rel.clone() };
+                }
             }
-            cache.insert(raw_path.to_string(), (target.clone(), Instant::now()));
+        }
+        self.route_uncached(raw_path, query)
+    }
+
+    /// Resolves `raw_path` on the filesystem, refreshing this core's route caches.
+    pub fn route_uncached(&self, raw_path: &str, query: Option<&str>) -> Route {
+        let route = self.resolve(raw_path, query);
+        match &route {
+            Route::Php(target) => {
+                let mut cache = self.php_routes.borrow_mut();
+                if cache.len() >= PHP_ROUTE_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(raw_path.to_string(), (target.clone(), Instant::now()));
+            }
+            Route::Static { meta, rel, .. } => {
+                let mut cache = self.static_routes.borrow_mut();
+                if cache.len() >= PHP_ROUTE_CACHE_MAX {
+                    cache.clear();
+                }
+                cache.insert(raw_path.to_string(), (rel.clone(), meta.dev(), meta.ino()));
+            }
+            _ => {}
         }
         route
     }

@@ -61,6 +61,26 @@ impl AppService {
         self.chain.finish();
     }
 
+    async fn serve_static(
+        &self,
+        req: &Request,
+        file: Option<std::fs::File>,
+        meta: std::fs::Metadata,
+        rel: std::path::PathBuf,
+        ctx: Option<&mut RequestCtx>,
+    ) -> Response {
+        if !matches!(req.method, Method::Get | Method::Head) {
+            let mut r = Response::text(405, "Method Not Allowed\n");
+            r.headers.push("Allow", Bytes::from_static(b"GET, HEAD"));
+            return r;
+        }
+        let resp = self.static_files.serve(req, file, meta, &rel).await;
+        if let Some(ctx) = ctx {
+            ctx.route = RouteKind::Static(rel);
+        }
+        resp
+    }
+
     /// Answers the request; notes in `ctx` (when there is a chain) what answered it.
     async fn handle(&self, req: Request, ctx: Option<&mut RequestCtx>) -> Response {
         if !allowed(&req.method) {
@@ -75,7 +95,16 @@ impl AppService {
             headers.push("Allow", Bytes::from_static(ALLOWED_METHODS.as_bytes()));
             return Response::new(200, headers, Body::Empty);
         }
-        match self.router.route(&req.path, req.query.as_deref()) {
+        let route = match self.router.route(&req.path, req.query.as_deref()) {
+            // Known but not in this core's memory cache: open it for real.
+            Route::StaticKnown { meta, rel } if !self.static_files.is_cached(&rel, &meta) => {
+                self.router.route_uncached(&req.path, req.query.as_deref())
+            }
+            other => other,
+        };
+        match route {
+            Route::Static { file, meta, rel } => self.serve_static(&req, Some(file), meta, rel, ctx).await,
+            Route::StaticKnown { meta, rel } => self.serve_static(&req, None, meta, rel, ctx).await,
             Route::Php(target) => match &self.executor {
                 Executor::Php(php) => match ctx {
                     None => {
@@ -115,18 +144,6 @@ impl AppService {
                     )
                 }
             },
-            Route::Static { file, meta, rel } => {
-                if !matches!(req.method, Method::Get | Method::Head) {
-                    let mut r = Response::text(405, "Method Not Allowed\n");
-                    r.headers.push("Allow", Bytes::from_static(b"GET, HEAD"));
-                    return r;
-                }
-                let resp = self.static_files.serve(&req, file, meta, &rel).await;
-                if let Some(ctx) = ctx {
-                    ctx.route = RouteKind::Static(rel);
-                }
-                resp
-            }
             Route::Redirect(location) => {
                 let mut r = Response::text(301, "Moved Permanently\n");
                 r.headers.push("Location", location);

@@ -23,6 +23,10 @@ struct Cached {
     size: u64,
     mtime_ns: i128,
     data: Bytes,
+    /// Header values formatted once per version of the file.
+    content_type: Bytes,
+    last_modified: Bytes,
+    etag: Bytes,
 }
 
 #[derive(Default)]
@@ -48,6 +52,14 @@ fn etag(meta: &Metadata) -> String {
 
 pub fn content_type(path: &Path) -> String {
     mime_guess::from_path(path).first_or_octet_stream().essence_str().to_string()
+}
+
+/// A cache entry's shared parts (Bytes clones: no copies).
+struct CachedView {
+    data: Bytes,
+    content_type: Bytes,
+    last_modified: Bytes,
+    etag: Bytes,
 }
 
 enum RangeSpec {
@@ -99,23 +111,39 @@ impl StaticFiles {
         StaticFiles { cache: RefCell::new(Cache::default()) }
     }
 
-    pub async fn serve(&self, req: &Request, file: File, meta: Metadata, rel: &Path) -> Response {
-        let size = meta.size();
-        let tag = etag(&meta);
-        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-        let mut headers = Headers::with_capacity(8);
-        headers.push("Content-Type", content_type(rel));
-        headers.push("Last-Modified", httpdate::fmt_http_date(modified));
-        headers.push("ETag", tag.clone());
-        headers.push("Accept-Ranges", "bytes");
+    /// Whether `rel` is in this core's memory cache in the version `meta` describes (then
+    /// `serve` needs no open file).
+    pub fn is_cached(&self, rel: &Path, meta: &Metadata) -> bool {
+        self.cached(rel, meta).is_some()
+    }
 
-        if not_modified(req, &tag, modified) {
+    /// `file` may be None only when `is_cached` said yes.
+    pub async fn serve(&self, req: &Request, file: Option<File>, meta: Metadata, rel: &Path) -> Response {
+        let size = meta.size();
+        let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+        let hit = self.cached(rel, &meta);
+        let (content_type, last_modified, tag) = match &hit {
+            Some(c) => (c.content_type.clone(), c.last_modified.clone(), c.etag.clone()),
+            None => (
+                Bytes::from(content_type(rel)),
+                Bytes::from(httpdate::fmt_http_date(modified)),
+                Bytes::from(etag(&meta)),
+            ),
+        };
+        let tag_str = std::str::from_utf8(&tag).unwrap_or("");
+        let mut headers = Headers::with_capacity(8);
+        headers.push("Content-Type", content_type);
+        headers.push("Last-Modified", last_modified);
+        headers.push("ETag", tag.clone());
+        headers.push("Accept-Ranges", Bytes::from_static(b"bytes"));
+
+        if not_modified(req, tag_str, modified) {
             headers.remove("Content-Type");
             return Response::new(304, headers, Body::Empty);
         }
 
         let range = match req.headers.get_str("Range") {
-            Some(r) if req.method == Method::Get && if_range_ok(req, &tag, modified) => parse_range(r, size),
+            Some(r) if req.method == Method::Get && if_range_ok(req, tag_str, modified) => parse_range(r, size),
             _ => RangeSpec::Full,
         };
         let (status, offset, len) = match range {
@@ -130,21 +158,21 @@ impl StaticFiles {
                 return Response::new(416, headers, Body::Bytes(Bytes::from_static(b"Range Not Satisfiable\n")));
             }
         };
-        if req.method == Method::Head {
+        let slice = |data: &Bytes| data.slice(offset as usize..(offset + len) as usize);
+        if let Some(c) = hit {
             // The layer writes no body for HEAD; it only needs the length.
+            return Response::new(status, headers, Body::Bytes(slice(&c.data)));
+        }
+        let Some(file) = file else {
+            return Response::text(500, "Internal Server Error\n");
+        };
+        if req.method == Method::Head || size > CACHE_FILE_MAX {
             return Response::new(status, headers, self.body_of_len(file, offset, len));
         }
-
-        if size <= CACHE_FILE_MAX {
-            if let Some(data) = self.cached(rel, &meta) {
-                return Response::new(status, headers, Body::Bytes(data.slice(offset as usize..(offset + len) as usize)));
-            }
-            if let Some(data) = self.load(rel, &meta, file).await {
-                return Response::new(status, headers, Body::Bytes(data.slice(offset as usize..(offset + len) as usize)));
-            }
-            return Response::text(500, "Internal Server Error\n");
+        match self.load(rel, &meta, file).await {
+            Some(data) => Response::new(status, headers, Body::Bytes(slice(&data))),
+            None => Response::text(500, "Internal Server Error\n"),
         }
-        Response::new(status, headers, self.body_of_len(file, offset, len))
     }
 
     fn body_of_len(&self, file: File, offset: u64, len: u64) -> Body {
@@ -154,10 +182,15 @@ impl StaticFiles {
         }
     }
 
-    fn cached(&self, rel: &Path, meta: &Metadata) -> Option<Bytes> {
+    fn cached(&self, rel: &Path, meta: &Metadata) -> Option<CachedView> {
         let cache = self.cache.borrow();
         let c = cache.map.get(rel)?;
-        (c.ino == meta.ino() && c.size == meta.size() && c.mtime_ns == mtime_ns(meta)).then(|| c.data.clone())
+        (c.ino == meta.ino() && c.size == meta.size() && c.mtime_ns == mtime_ns(meta)).then(|| CachedView {
+            data: c.data.clone(),
+            content_type: c.content_type.clone(),
+            last_modified: c.last_modified.clone(),
+            etag: c.etag.clone(),
+        })
     }
 
     async fn load(&self, rel: &Path, meta: &Metadata, file: File) -> Option<Bytes> {
@@ -182,7 +215,15 @@ impl StaticFiles {
         cache.order.push_back(rel.to_path_buf());
         cache.map.insert(
             rel.to_path_buf(),
-            Cached { ino: meta.ino(), size: meta.size(), mtime_ns: mtime_ns(meta), data: data.clone() },
+            Cached {
+                ino: meta.ino(),
+                size: meta.size(),
+                mtime_ns: mtime_ns(meta),
+                data: data.clone(),
+                content_type: Bytes::from(content_type(rel)),
+                last_modified: Bytes::from(httpdate::fmt_http_date(meta.modified().unwrap_or(UNIX_EPOCH))),
+                etag: Bytes::from(etag(meta)),
+            },
         );
         Some(data)
     }

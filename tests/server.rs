@@ -60,6 +60,36 @@ fn static_cache_notices_changes() {
     assert_eq!(get(&s.addr(), "/f.txt", &[]).body_str(), "second");
 }
 
+/// The per-core route cache must not outlive what it resolved: a served file swapped for
+/// a symlink out of the root, or a directory swapped for one, is refused like any other.
+#[test]
+fn route_cache_does_not_follow_swapped_symlinks() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("f.txt"), "SECRET outside").unwrap();
+    std::fs::create_dir(outside.path().join("d")).unwrap();
+    std::fs::write(outside.path().join("d/f.txt"), "SECRET outside dir").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), "inside").unwrap();
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    std::fs::write(dir.path().join("d/f.txt"), "inside dir").unwrap();
+    let s = TestServer::start(dir.path());
+    for _ in 0..3 {
+        assert_eq!(get(&s.addr(), "/f.txt", &[]).body_str(), "inside");
+        assert_eq!(get(&s.addr(), "/d/f.txt", &[]).body_str(), "inside dir");
+    }
+    std::fs::remove_file(dir.path().join("f.txt")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("f.txt"), dir.path().join("f.txt")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("d")).unwrap();
+    std::os::unix::fs::symlink(outside.path().join("d"), dir.path().join("d")).unwrap();
+    for path in ["/f.txt", "/d/f.txt"] {
+        let r = get(&s.addr(), path, &[]);
+        assert!(matches!(r.status, 403 | 404), "{path} gave {}", r.status);
+        assert!(!r.body_str().contains("SECRET"), "{path} leaked");
+    }
+    std::fs::remove_file(dir.path().join("f.txt")).unwrap();
+    assert_eq!(get(&s.addr(), "/f.txt", &[]).status, 404);
+}
+
 #[test]
 fn traversal_hidden_files_and_php_source_are_refused() {
     let s = TestServer::start(&docroot());
