@@ -98,7 +98,10 @@ fn find_php_config() -> Option<PathBuf> {
     if let Some(p) = cached_build() {
         return Some(p);
     }
-    let out = Command::new("sh").args(["-c", "command -v php-config"]).output().ok()?;
+    let out = Command::new("sh")
+        .args(["-c", "command -v php-config"])
+        .output()
+        .ok()?;
     let path = String::from_utf8(out.stdout).ok()?;
     let path = path.trim();
     (!path.is_empty()).then(|| PathBuf::from(path))

@@ -279,7 +279,10 @@ impl Config {
         }
         if let Some(p) = &self.php_ini {
             if !p.is_file() {
-                return Err(ConfigError::line(format!("PHP_INI={}: not a readable file", p.display())));
+                return Err(ConfigError::line(format!(
+                    "PHP_INI={}: not a readable file",
+                    p.display()
+                )));
             }
         }
         if let Some(CpuList(cpus)) = &self.cpu_affinity {
@@ -299,12 +302,22 @@ impl Config {
     fn validate_operations(&self) -> Result<(), ConfigError> {
         if let Some(dir) = &self.error_pages_dir {
             if !dir.is_dir() {
-                return Err(ConfigError::line(format!("ERROR_PAGES_DIR={}: not a directory", dir.display())));
+                return Err(ConfigError::line(format!(
+                    "ERROR_PAGES_DIR={}: not a directory",
+                    dir.display()
+                )));
             }
         }
         if let Some(path) = &self.access_log_file {
-            if let Err(e) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-                return Err(ConfigError::line(format!("ACCESS_LOG_FILE={}: cannot open for appending: {e}", path.display())));
+            if let Err(e) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                return Err(ConfigError::line(format!(
+                    "ACCESS_LOG_FILE={}: cannot open for appending: {e}",
+                    path.display()
+                )));
             }
         }
         if let Some(addr) = self.internal_addr {
@@ -326,7 +339,9 @@ impl Config {
     /// one refuses to start (never a silent fall back to plain HTTP).
     fn validate_tls(&self) -> Result<(), ConfigError> {
         let Some(files) = self.tls_files() else {
-            let needs = |var: &str| ConfigError::line(format!("{var}: needs TLS_CERT (and TLS_KEY) to be set"));
+            let needs = |var: &str| {
+                ConfigError::line(format!("{var}: needs TLS_CERT (and TLS_KEY) to be set"))
+            };
             if self.tls_key.is_some() {
                 return Err(needs("TLS_KEY"));
             }
@@ -345,13 +360,16 @@ impl Config {
                 )));
             }
         }
-        uring_http::tls::TlsAcceptor::check(&files).map_err(|e| ConfigError::line(self.tls_error_line(&e)))
+        uring_http::tls::TlsAcceptor::check(&files)
+            .map_err(|e| ConfigError::line(self.tls_error_line(&e)))
     }
 
     /// `TLS_CERT=/path: what is wrong`, naming the variable the file came from.
     pub fn tls_error_line(&self, e: &uring_http::tls::TlsError) -> String {
         match e.file {
-            uring_http::tls::TlsFile::Cert => format!("TLS_CERT={}: {}", e.path.display(), e.message),
+            uring_http::tls::TlsFile::Cert => {
+                format!("TLS_CERT={}: {}", e.path.display(), e.message)
+            }
             uring_http::tls::TlsFile::Key if self.tls_key.is_none() => format!(
                 "TLS_KEY: not set, and TLS_CERT={} has no usable key: {}",
                 e.path.display(),
@@ -379,7 +397,11 @@ impl Config {
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls_cert.as_ref()?;
         Some(self.tls_listen_addr.unwrap_or_else(|| {
-            let port = if self.listen_addr.port() == 0 { 0 } else { 8443 };
+            let port = if self.listen_addr.port() == 0 {
+                0
+            } else {
+                8443
+            };
             SocketAddr::new(self.listen_addr.ip(), port)
         }))
     }
@@ -394,15 +416,22 @@ impl Config {
 
     /// The CPUs the cores run on.
     pub fn cpus(&self) -> Vec<usize> {
-        self.cpu_affinity.clone().map(|c| c.0).unwrap_or_else(cpu_set::allowed)
+        self.cpu_affinity
+            .clone()
+            .map(|c| c.0)
+            .unwrap_or_else(cpu_set::allowed)
     }
 
     pub fn workers(&self) -> usize {
-        self.php_workers.unwrap_or_else(|| 2 * self.cpus().len()).max(1)
+        self.php_workers
+            .unwrap_or_else(|| 2 * self.cpus().len())
+            .max(1)
     }
 
     pub fn queue_capacity(&self) -> usize {
-        self.queue_capacity.unwrap_or_else(|| self.workers() * 100).max(1)
+        self.queue_capacity
+            .unwrap_or_else(|| self.workers() * 100)
+            .max(1)
     }
 
     pub fn request_timeout(&self) -> Option<Duration> {
@@ -447,13 +476,19 @@ impl ConfigError {
                 };
                 let why = match e.get(ContextKind::ValidValue) {
                     Some(ContextValue::Strings(v)) => format!("expected one of {}", v.join(", ")),
-                    _ => std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| "invalid value".into()),
+                    _ => std::error::Error::source(&e)
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "invalid value".into()),
                 };
                 ConfigError::Line(format!("{}={value:?}: {why}", env_name(&arg)))
             }
             _ => {
                 let text = e.to_string();
-                let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+                let first = text
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid arguments")
+                    .trim_start_matches("error: ");
                 ConfigError::Line(first.to_string())
             }
         }
@@ -483,7 +518,10 @@ impl std::fmt::Display for ConfigError {
 /// `--php-workers <PHP_WORKERS>` → `PHP_WORKERS (--php-workers)`.
 fn env_name(arg: &str) -> String {
     let flag = arg.split_whitespace().next().unwrap_or(arg);
-    let env = flag.trim_start_matches('-').replace('-', "_").to_ascii_uppercase();
+    let env = flag
+        .trim_start_matches('-')
+        .replace('-', "_")
+        .to_ascii_uppercase();
     format!("{env} ({flag})")
 }
 
@@ -496,7 +534,8 @@ fn parse_cpus(s: &str) -> Result<CpuList, String> {
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
-    s.parse().map_err(|_| "expected an address like 0.0.0.0:8080 or [::]:8080".to_string())
+    s.parse()
+        .map_err(|_| "expected an address like 0.0.0.0:8080 or [::]:8080".to_string())
 }
 
 fn parse_count(s: &str) -> Result<usize, String> {
@@ -537,7 +576,9 @@ fn parse_h2_header_list(s: &str) -> Result<u32, String> {
 }
 
 fn parse_u32(s: &str) -> Result<u32, String> {
-    s.trim().parse::<u32>().map_err(|_| "expected a whole number ≥ 0".into())
+    s.trim()
+        .parse::<u32>()
+        .map_err(|_| "expected a whole number ≥ 0".into())
 }
 
 /// A duration of at least one second (a bare number is seconds).
@@ -556,7 +597,9 @@ fn parse_cache_ttl(s: &str) -> Result<Duration, String> {
         return Ok(Duration::ZERO);
     }
     let err = || "expected a duration like 3600, 1h, 7d, 1w, 1y, or 0/off".to_string();
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s.as_str(), ""), |i| s.split_at(i));
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s.as_str(), ""), |i| s.split_at(i));
     let n: u64 = num.parse().map_err(|_| err())?;
     let mult = match unit {
         "" | "s" => 1,
@@ -591,7 +634,9 @@ fn parse_level_gzip(s: &str) -> Result<u32, String> {
 }
 
 fn parse_u64(s: &str) -> Result<u64, String> {
-    s.trim().parse::<u64>().map_err(|_| "expected a whole number ≥ 0".into())
+    s.trim()
+        .parse::<u64>()
+        .map_err(|_| "expected a whole number ≥ 0".into())
 }
 
 fn parse_bool(s: &str) -> Result<bool, String> {
@@ -613,7 +658,9 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let err = || "expected a duration like 30s, 2m, 1h, 500ms or 0 (off)".to_string();
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, ""), |i| s.split_at(i));
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, ""), |i| s.split_at(i));
     let n: u64 = num.parse().map_err(|_| err())?;
     match unit {
         "" | "s" => Ok(Duration::from_secs(n)),
@@ -628,7 +675,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let err = || "expected a size in bytes, optionally with K, M or G (e.g. 8M)".to_string();
-    let (num, unit) = s.find(|c: char| !c.is_ascii_digit()).map_or((s, ""), |i| s.split_at(i));
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((s, ""), |i| s.split_at(i));
     let n: u64 = num.parse().map_err(|_| err())?;
     let mult = match unit.to_ascii_uppercase().as_str() {
         "" | "B" => 1,
@@ -677,12 +726,20 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable_on_one_line() {
         let e = parse(&["--php-workers", "zero"]).unwrap_err().to_string();
-        assert!(e.starts_with("PHP_WORKERS (--php-workers)=\"zero\": expected a whole number"), "{e}");
+        assert!(
+            e.starts_with("PHP_WORKERS (--php-workers)=\"zero\": expected a whole number"),
+            "{e}"
+        );
         assert!(!e.contains('\n'));
-        let e = parse(&["--request-timeout", "soon"]).unwrap_err().to_string();
+        let e = parse(&["--request-timeout", "soon"])
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("REQUEST_TIMEOUT"), "{e}");
         let e = parse(&["--executor", "java"]).unwrap_err().to_string();
-        assert!(e.starts_with("EXECUTOR (--executor)=\"java\": expected one of php, stub"), "{e}");
+        assert!(
+            e.starts_with("EXECUTOR (--executor)=\"java\": expected one of php, stub"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -698,13 +755,32 @@ mod tests {
     fn tls_settings_are_checked_up_front() {
         let e = parse(&["--tls-key", "/k.pem"]).unwrap_err().to_string();
         assert_eq!(e, "TLS_KEY: needs TLS_CERT (and TLS_KEY) to be set");
-        let e = parse(&["--redirect-http-to-https", "1"]).unwrap_err().to_string();
-        assert!(e.starts_with("REDIRECT_HTTP_TO_HTTPS: needs TLS_CERT"), "{e}");
-        let e = parse(&["--tls-cert", "/nonexistent/c.pem", "--tls-key", "/nonexistent/k.pem"]).unwrap_err().to_string();
+        let e = parse(&["--redirect-http-to-https", "1"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("REDIRECT_HTTP_TO_HTTPS: needs TLS_CERT"),
+            "{e}"
+        );
+        let e = parse(&[
+            "--tls-cert",
+            "/nonexistent/c.pem",
+            "--tls-key",
+            "/nonexistent/k.pem",
+        ])
+        .unwrap_err()
+        .to_string();
         assert_eq!(e, "TLS_CERT=/nonexistent/c.pem: no such file");
-        let e = parse(&["--tls-min-version", "1.1"]).unwrap_err().to_string();
-        assert!(e.starts_with("TLS_MIN_VERSION (--tls-min-version)=\"1.1\": expected one of 1.2, 1.3"), "{e}");
-        let e = parse(&["--h2-max-frame-size", "1K"]).unwrap_err().to_string();
+        let e = parse(&["--tls-min-version", "1.1"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("TLS_MIN_VERSION (--tls-min-version)=\"1.1\": expected one of 1.2, 1.3"),
+            "{e}"
+        );
+        let e = parse(&["--h2-max-frame-size", "1K"])
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("H2_MAX_FRAME_SIZE"), "{e}");
         let c = parse(&["--listen-addr", "127.0.0.1:8080"]).unwrap();
         assert_eq!(c.tls_addr(), None);
@@ -718,29 +794,71 @@ mod tests {
         assert_eq!(c.static_cache_ttl(), None);
         assert!(!c.compression && !c.access_log && !c.trace_context && c.internal_addr.is_none());
         assert_eq!(c.rate_limit, 0);
-        let c = parse(&["--static-cache-ttl", "7d", "--rate-window", "2m", "--compression-level-br", "11"]).unwrap();
+        let c = parse(&[
+            "--static-cache-ttl",
+            "7d",
+            "--rate-window",
+            "2m",
+            "--compression-level-br",
+            "11",
+        ])
+        .unwrap();
         assert_eq!(c.static_cache_ttl(), Some(Duration::from_secs(7 * 86_400)));
         assert_eq!(c.rate_window, Duration::from_secs(120));
-        assert_eq!(parse(&["--static-cache-ttl", "off"]).unwrap().static_cache_ttl(), None);
-        let e = parse(&["--static-cache-ttl", "1m"]).unwrap_err().to_string();
-        assert!(e.starts_with("STATIC_CACHE_TTL (--static-cache-ttl)=\"1m\": ambiguous"), "{e}");
-        let e = parse(&["--compression-level-zstd", "30"]).unwrap_err().to_string();
+        assert_eq!(
+            parse(&["--static-cache-ttl", "off"])
+                .unwrap()
+                .static_cache_ttl(),
+            None
+        );
+        let e = parse(&["--static-cache-ttl", "1m"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("STATIC_CACHE_TTL (--static-cache-ttl)=\"1m\": ambiguous"),
+            "{e}"
+        );
+        let e = parse(&["--compression-level-zstd", "30"])
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("COMPRESSION_LEVEL_ZSTD"), "{e}");
         let e = parse(&["--rate-window", "0"]).unwrap_err().to_string();
         assert!(e.starts_with("RATE_WINDOW"), "{e}");
-        let e = parse(&["--error-pages-dir", "/nonexistent"]).unwrap_err().to_string();
+        let e = parse(&["--error-pages-dir", "/nonexistent"])
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "ERROR_PAGES_DIR=/nonexistent: not a directory");
-        let e = parse(&["--access-log-file", "/nonexistent/dir/a.log"]).unwrap_err().to_string();
-        assert!(e.starts_with("ACCESS_LOG_FILE=/nonexistent/dir/a.log: cannot open"), "{e}");
-        let e = parse(&["--listen-addr", "127.0.0.1:8080", "--internal-addr", "127.0.0.1:8080"]).unwrap_err().to_string();
-        assert!(e.starts_with("INTERNAL_ADDR=127.0.0.1:8080: the same address"), "{e}");
-        let e = parse(&["--drain-timeout-secs", "0"]).unwrap_err().to_string();
+        let e = parse(&["--access-log-file", "/nonexistent/dir/a.log"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("ACCESS_LOG_FILE=/nonexistent/dir/a.log: cannot open"),
+            "{e}"
+        );
+        let e = parse(&[
+            "--listen-addr",
+            "127.0.0.1:8080",
+            "--internal-addr",
+            "127.0.0.1:8080",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("INTERNAL_ADDR=127.0.0.1:8080: the same address"),
+            "{e}"
+        );
+        let e = parse(&["--drain-timeout-secs", "0"])
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("DRAIN_TIMEOUT_SECS"), "{e}");
     }
 
     #[test]
     fn stub_alias() {
-        assert_eq!(parse(&["--use-stub", "1"]).unwrap().executor(), Executor::Stub);
+        assert_eq!(
+            parse(&["--use-stub", "1"]).unwrap().executor(),
+            Executor::Stub
+        );
         assert_eq!(parse(&[]).unwrap().executor(), Executor::Php);
     }
 }

@@ -16,7 +16,8 @@ use uring_http::{Body, BodyStream, Headers, Request, Response};
 use crate::php::completion::{Completions, Receiver};
 use crate::php::lane_submit::LaneSubmitter;
 use crate::php::{
-    Job, Reply, ReplyEvent, ReplySink, RequestControl, ResponseHead, ScriptBody, ScriptRequest, TraceIds, WorkerPool,
+    Job, Reply, ReplyEvent, ReplySink, RequestControl, ResponseHead, ScriptBody, ScriptRequest,
+    TraceIds, WorkerPool,
 };
 use crate::router::PhpTarget;
 
@@ -80,14 +81,29 @@ impl PhpHandler {
     ) -> Self {
         let sink = completions.sink();
         let submitter = LaneSubmitter::new(pool, lane);
-        PhpHandler { submitter, completions, sink, settings, driver }
+        PhpHandler {
+            submitter,
+            completions,
+            sink,
+            settings,
+            driver,
+        }
     }
 
-    pub async fn handle(&self, req: Request, target: PhpTarget, id: u64, trace: Option<TraceIds>) -> PhpOutcome {
+    pub async fn handle(
+        &self,
+        req: Request,
+        target: PhpTarget,
+        id: u64,
+        trace: Option<TraceIds>,
+    ) -> PhpOutcome {
         let queued_at = Instant::now();
         let is_head = req.method == uring_http::Method::Head;
         let receiver = self.completions.register();
-        let control = Arc::new(RequestControl::new(self.settings.request_timeout, queued_at));
+        let control = Arc::new(RequestControl::new(
+            self.settings.request_timeout,
+            queued_at,
+        ));
         let uri = match &req.query {
             Some(q) => format!("{}?{}", req.path, q),
             None => req.path.clone(),
@@ -113,8 +129,20 @@ impl PhpHandler {
             received_at: SystemTime::now(),
             driver: self.driver,
         };
-        let reply = Reply::new(Arc::clone(&self.sink), receiver.token(), Arc::clone(&control));
-        if self.submitter.submit(Job { request, reply, queued_at }).is_err() {
+        let reply = Reply::new(
+            Arc::clone(&self.sink),
+            receiver.token(),
+            Arc::clone(&control),
+        );
+        if self
+            .submitter
+            .submit(Job {
+                request,
+                reply,
+                queued_at,
+            })
+            .is_err()
+        {
             let mut r = Response::text(503, "Service Unavailable: all PHP workers are busy\n");
             r.headers.push("Retry-After", Bytes::from_static(b"1"));
             return PhpOutcome::server(r, PhpOrigin::QueueFull);
@@ -123,20 +151,36 @@ impl PhpHandler {
         match self.first_event(&receiver, &control).await {
             Some(ReplyEvent::Complete(mut resp)) => {
                 self.add_server_timing(&mut resp.head, queued_at);
-                let origin = PhpOrigin::App { php_micros: resp.head.timing.php_micros };
+                let origin = PhpOrigin::App {
+                    php_micros: resp.head.timing.php_micros,
+                };
                 let body = match resp.body {
                     ScriptBody::Bytes(b) => Body::Bytes(b),
                     ScriptBody::Spilled { file, len } => match monoio::fs::File::from_std(file) {
-                        Ok(f) => Body::File { file: Rc::new(f), offset: 0, len },
+                        Ok(f) => Body::File {
+                            file: Rc::new(f),
+                            offset: 0,
+                            len,
+                        },
                         Err(_) => {
-                            return PhpOutcome::server(Response::text(500, "Internal Server Error\n"), PhpOrigin::Failed)
+                            return PhpOutcome::server(
+                                Response::text(500, "Internal Server Error\n"),
+                                PhpOrigin::Failed,
+                            )
                         }
                     },
                 };
                 // PHP ran HEAD without output (headers_only): the real length is
                 // unknown, so no Content-Length rather than a false 0 (as nginx).
-                let body = if is_head { Body::Stream(Box::pin(NoBytes)) } else { body };
-                PhpOutcome { response: Response::new(resp.head.status, resp.head.headers, body), origin }
+                let body = if is_head {
+                    Body::Stream(Box::pin(NoBytes))
+                } else {
+                    body
+                };
+                PhpOutcome {
+                    response: Response::new(resp.head.status, resp.head.headers, body),
+                    origin,
+                }
             }
             Some(ReplyEvent::StreamStart(mut head)) => {
                 self.add_server_timing(&mut head, queued_at);
@@ -149,17 +193,36 @@ impl PhpHandler {
                     ended: false,
                     deadline: deadline.map(|d| Box::pin(monoio::time::sleep_until(d.into()))),
                 };
-                let origin = PhpOrigin::App { php_micros: head.timing.php_micros };
-                PhpOutcome { response: Response::new(head.status, head.headers, Body::Stream(Box::pin(stream))), origin }
+                let origin = PhpOrigin::App {
+                    php_micros: head.timing.php_micros,
+                };
+                PhpOutcome {
+                    response: Response::new(
+                        head.status,
+                        head.headers,
+                        Body::Stream(Box::pin(stream)),
+                    ),
+                    origin,
+                }
             }
             Some(other) => {
                 tracing::error!(event = ?other, "unexpected first event from a PHP worker");
-                PhpOutcome::server(Response::text(500, "Internal Server Error\n"), PhpOrigin::Failed)
+                PhpOutcome::server(
+                    Response::text(500, "Internal Server Error\n"),
+                    PhpOrigin::Failed,
+                )
             }
             None => {
                 let mut headers = Headers::new();
-                headers.push("Content-Type", Bytes::from_static(b"text/plain; charset=utf-8"));
-                let r = Response::new(504, headers, Body::Bytes(Bytes::from_static(b"Gateway Timeout\n")));
+                headers.push(
+                    "Content-Type",
+                    Bytes::from_static(b"text/plain; charset=utf-8"),
+                );
+                let r = Response::new(
+                    504,
+                    headers,
+                    Body::Bytes(Bytes::from_static(b"Gateway Timeout\n")),
+                );
                 PhpOutcome::server(r, PhpOrigin::Timeout)
             }
         }
@@ -174,15 +237,26 @@ impl PhpHandler {
         let total = queued_at.elapsed().as_micros() as u64;
         head.headers.push(
             "Server-Timing",
-            format!("queue;dur={:.3}, php;dur={:.3}, total;dur={:.3}", ms(t.queue_micros), ms(t.php_micros), ms(total)),
+            format!(
+                "queue;dur={:.3}, php;dur={:.3}, total;dur={:.3}",
+                ms(t.queue_micros),
+                ms(t.php_micros),
+                ms(total)
+            ),
         );
     }
 
     /// The worker's first event, or None when the deadline (which heartbeats move)
     /// passed: then the script is stopped through PHP's own timeout.
-    async fn first_event(&self, receiver: &Receiver, control: &RequestControl) -> Option<ReplyEvent> {
+    async fn first_event(
+        &self,
+        receiver: &Receiver,
+        control: &RequestControl,
+    ) -> Option<ReplyEvent> {
         loop {
-            let Some(deadline) = control.deadline() else { return Some(receiver.next().await) };
+            let Some(deadline) = control.deadline() else {
+                return Some(receiver.next().await);
+            };
             monoio::select! {
                 ev = receiver.next() => return Some(ev),
                 _ = monoio::time::sleep_until(deadline.into()) => {

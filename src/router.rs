@@ -20,10 +20,17 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 
 #[derive(Debug)]
 pub enum Route {
-    Static { file: File, meta: std::fs::Metadata, rel: PathBuf },
+    Static {
+        file: File,
+        meta: std::fs::Metadata,
+        rel: PathBuf,
+    },
     /// A static file this core resolved before, found unchanged in place by one stat
     /// (see `Router::route`); not opened. Serve it from memory or `route_uncached`.
-    StaticKnown { meta: std::fs::Metadata, rel: PathBuf },
+    StaticKnown {
+        meta: std::fs::Metadata,
+        rel: PathBuf,
+    },
     Php(PhpTarget),
     /// A directory asked for without its trailing slash: 301 to this location.
     Redirect(String),
@@ -61,8 +68,15 @@ pub struct Router {
 impl Router {
     pub fn new(document_root: &Path, index_file: Option<String>) -> std::io::Result<Router> {
         let root_path = document_root.canonicalize()?;
-        let root = rustix::fs::open(&root_path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        let root_str = root_path.to_string_lossy().trim_end_matches('/').to_string();
+        let root = rustix::fs::open(
+            &root_path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let root_str = root_path
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
         Ok(Router {
             root,
             root_path,
@@ -92,7 +106,10 @@ impl Router {
         if let Some((rel, dev, ino)) = self.static_routes.borrow().get(raw_path) {
             if let Ok(meta) = std::fs::metadata(self.root_path.join(rel)) {
                 if meta.is_file() && meta.dev() == *dev && meta.ino() == *ino {
-                    return Route::StaticKnown { meta, rel: rel.clone() };
+                    return Route::StaticKnown {
+                        meta,
+                        rel: rel.clone(),
+                    };
                 }
             }
         }
@@ -123,18 +140,29 @@ impl Router {
     }
 
     fn resolve(&self, raw_path: &str, query: Option<&str>) -> Route {
-        let Some(decoded) = percent_decode(raw_path.as_bytes()) else { return Route::BadRequest };
+        let Some(decoded) = percent_decode(raw_path.as_bytes()) else {
+            return Route::BadRequest;
+        };
         if decoded.contains(&0) {
             return Route::NotFound;
         }
         let trailing_slash = decoded.ends_with(b"/");
-        let Some(segments) = normalize(&decoded) else { return Route::Forbidden };
-        if segments.iter().enumerate().any(|(i, s)| s.starts_with(b".") && !(i == 0 && s == b".well-known")) {
+        let Some(segments) = normalize(&decoded) else {
+            return Route::Forbidden;
+        };
+        if segments
+            .iter()
+            .enumerate()
+            .any(|(i, s)| s.starts_with(b".") && !(i == 0 && s == b".well-known"))
+        {
             return Route::Forbidden;
         }
 
         // A path through a `.php` segment always goes to PHP (never served as source).
-        if let Some(i) = segments.iter().position(|s| s.len() > 4 && s.ends_with(b".php")) {
+        if let Some(i) = segments
+            .iter()
+            .position(|s| s.len() > 4 && s.ends_with(b".php"))
+        {
             let script = &segments[..=i];
             let rest = &segments[i + 1..];
             let mut path_info = join(rest);
@@ -148,7 +176,11 @@ impl Router {
         }
 
         match self.open(&segments) {
-            Some((file, meta)) if meta.is_file() => Route::Static { file, meta, rel: rel_path(&segments) },
+            Some((file, meta)) if meta.is_file() => Route::Static {
+                file,
+                meta,
+                rel: rel_path(&segments),
+            },
             Some((_, meta)) if meta.is_dir() && self.index_file.is_none() => {
                 if !trailing_slash && !segments.is_empty() {
                     let mut loc = raw_path.to_string();
@@ -177,7 +209,11 @@ impl Router {
                     return if index.ends_with(".php") {
                         Route::Php(self.php_target(&segs, String::new()))
                     } else {
-                        Route::Static { file, meta, rel: rel_path(&segs) }
+                        Route::Static {
+                            file,
+                            meta,
+                            rel: rel_path(&segs),
+                        }
                     };
                 }
             }
@@ -186,7 +222,11 @@ impl Router {
     }
 
     fn front_controller(&self, index: &str) -> Route {
-        let segs: Vec<Vec<u8>> = index.split('/').filter(|s| !s.is_empty()).map(|s| s.as_bytes().to_vec()).collect();
+        let segs: Vec<Vec<u8>> = index
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
         match self.open(&segs) {
             Some((_, meta)) if meta.is_file() => Route::Php(self.php_target(&segs, String::new())),
             _ => Route::NotFound,
@@ -195,7 +235,11 @@ impl Router {
 
     fn php_target(&self, script: &[Vec<u8>], path_info: String) -> PhpTarget {
         let name = join(script);
-        PhpTarget { script_filename: format!("{}{}", self.root_str, name), script_name: name, path_info }
+        PhpTarget {
+            script_filename: format!("{}{}", self.root_str, name),
+            script_name: name,
+            path_info,
+        }
     }
 
     /// Opens `rel` (a path relative to the document root, such as a static route's `rel`
@@ -216,7 +260,11 @@ impl Router {
 
     /// Opens `segments` beneath the root; None when it does not exist or would escape.
     fn open(&self, segments: &[Vec<u8>]) -> Option<(File, std::fs::Metadata)> {
-        let rel = if segments.is_empty() { PathBuf::from(".") } else { rel_path(segments) };
+        let rel = if segments.is_empty() {
+            PathBuf::from(".")
+        } else {
+            rel_path(segments)
+        };
         let fd = rustix::fs::openat2(
             &self.root,
             &rel,
@@ -320,7 +368,10 @@ mod tests {
         assert!(t.script_filename.ends_with("/sub/page.php"));
         assert_eq!(php(r.route("/sub/page.php", None)).path_info, "");
         assert_eq!(php(r.route("/sub/page.php/", None)).path_info, "/");
-        assert_eq!(php(r.route("/%73ub/page.php", None)).script_name, "/sub/page.php");
+        assert_eq!(
+            php(r.route("/%73ub/page.php", None)).script_name,
+            "/sub/page.php"
+        );
         assert!(matches!(r.route("/missing.php", None), Route::NotFound));
         assert!(matches!(r.route("/missing.php/x", None), Route::NotFound));
     }
@@ -329,7 +380,10 @@ mod tests {
     fn directories() {
         let (_d, r) = site();
         assert_eq!(php(r.route("/", None)).script_name, "/index.php");
-        assert!(matches!(r.route("/sub/deeper/", None), Route::Static { .. }));
+        assert!(matches!(
+            r.route("/sub/deeper/", None),
+            Route::Static { .. }
+        ));
         match r.route("/sub/deeper", Some("a=1")) {
             Route::Redirect(l) => assert_eq!(l, "/sub/deeper/?a=1"),
             other => panic!("{other:?}"),
@@ -341,13 +395,25 @@ mod tests {
     fn nothing_outside_the_root_or_hidden() {
         let (_d, r) = site();
         assert!(matches!(r.route("/../etc/passwd", None), Route::Forbidden));
-        assert!(matches!(r.route("/%2e%2e/%2e%2e/etc/passwd", None), Route::Forbidden));
-        assert!(matches!(r.route("/sub/..%2f..%2fetc/passwd", None), Route::Forbidden));
+        assert!(matches!(
+            r.route("/%2e%2e/%2e%2e/etc/passwd", None),
+            Route::Forbidden
+        ));
+        assert!(matches!(
+            r.route("/sub/..%2f..%2fetc/passwd", None),
+            Route::Forbidden
+        ));
         assert!(matches!(r.route("/a.txt%00.php", None), Route::NotFound));
         assert!(matches!(r.route("/escape.txt", None), Route::NotFound));
         assert!(matches!(r.route("/.env", None), Route::Forbidden));
-        assert!(matches!(r.route("/sub/.git/config", None), Route::Forbidden));
-        assert!(matches!(r.route("/.well-known/x.txt", None), Route::Static { .. }));
+        assert!(matches!(
+            r.route("/sub/.git/config", None),
+            Route::Forbidden
+        ));
+        assert!(matches!(
+            r.route("/.well-known/x.txt", None),
+            Route::Static { .. }
+        ));
         assert!(matches!(r.route("/%zz", None), Route::BadRequest));
         assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
     }
@@ -357,7 +423,10 @@ mod tests {
         let (d, _) = site();
         let r = Router::new(d.path(), Some("index.php".into())).unwrap();
         let t = php(r.route("/some/route", None));
-        assert_eq!((t.script_name.as_str(), t.path_info.as_str()), ("/index.php", ""));
+        assert_eq!(
+            (t.script_name.as_str(), t.path_info.as_str()),
+            ("/index.php", "")
+        );
         assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
         assert_eq!(php(r.route("/sub/", None)).script_name, "/index.php");
         assert!(matches!(r.route("/nope.php", None), Route::NotFound));

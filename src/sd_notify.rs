@@ -123,5 +123,4 @@ mod tests {
     fn status_stays_on_one_line() {
         assert_eq!(one_line("a\nb\rc"), "a b c");
     }
-
 }

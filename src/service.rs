@@ -103,7 +103,9 @@ impl AppService {
             other => other,
         };
         match route {
-            Route::Static { file, meta, rel } => self.serve_static(&req, Some(file), meta, rel, ctx).await,
+            Route::Static { file, meta, rel } => {
+                self.serve_static(&req, Some(file), meta, rel, ctx).await
+            }
             Route::StaticKnown { meta, rel } => self.serve_static(&req, None, meta, rel, ctx).await,
             Route::Php(target) => match &self.executor {
                 Executor::Php(php) => match ctx {

@@ -51,7 +51,10 @@ fn etag(meta: &Metadata) -> String {
 }
 
 pub fn content_type(path: &Path) -> String {
-    mime_guess::from_path(path).first_or_octet_stream().essence_str().to_string()
+    mime_guess::from_path(path)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_string()
 }
 
 /// A cache entry's shared parts (Bytes clones: no copies).
@@ -71,21 +74,29 @@ enum RangeSpec {
 /// One `bytes=` range; several ranges or other units serve the whole file (allowed by
 /// RFC 9110 §14.2).
 fn parse_range(value: &str, size: u64) -> RangeSpec {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else { return RangeSpec::Full };
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeSpec::Full;
+    };
     if spec.contains(',') {
         return RangeSpec::Full;
     }
-    let Some((a, b)) = spec.trim().split_once('-') else { return RangeSpec::Full };
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeSpec::Full;
+    };
     let (a, b) = (a.trim(), b.trim());
     if a.is_empty() {
-        let Ok(n) = b.parse::<u64>() else { return RangeSpec::Full };
+        let Ok(n) = b.parse::<u64>() else {
+            return RangeSpec::Full;
+        };
         if n == 0 || size == 0 {
             return RangeSpec::Unsatisfiable;
         }
         let n = n.min(size);
         return RangeSpec::Part(size - n, size - 1);
     }
-    let Ok(start) = a.parse::<u64>() else { return RangeSpec::Full };
+    let Ok(start) = a.parse::<u64>() else {
+        return RangeSpec::Full;
+    };
     let end = if b.is_empty() {
         size.saturating_sub(1)
     } else {
@@ -108,7 +119,9 @@ impl Default for StaticFiles {
 
 impl StaticFiles {
     pub fn new() -> Self {
-        StaticFiles { cache: RefCell::new(Cache::default()) }
+        StaticFiles {
+            cache: RefCell::new(Cache::default()),
+        }
     }
 
     /// Whether `rel` is in this core's memory cache in the version `meta` describes (then
@@ -118,12 +131,22 @@ impl StaticFiles {
     }
 
     /// `file` may be None only when `is_cached` said yes.
-    pub async fn serve(&self, req: &Request, file: Option<File>, meta: Metadata, rel: &Path) -> Response {
+    pub async fn serve(
+        &self,
+        req: &Request,
+        file: Option<File>,
+        meta: Metadata,
+        rel: &Path,
+    ) -> Response {
         let size = meta.size();
         let modified = meta.modified().unwrap_or(UNIX_EPOCH);
         let hit = self.cached(rel, &meta);
         let (content_type, last_modified, tag) = match &hit {
-            Some(c) => (c.content_type.clone(), c.last_modified.clone(), c.etag.clone()),
+            Some(c) => (
+                c.content_type.clone(),
+                c.last_modified.clone(),
+                c.etag.clone(),
+            ),
             None => (
                 Bytes::from(content_type(rel)),
                 Bytes::from(httpdate::fmt_http_date(modified)),
@@ -143,7 +166,9 @@ impl StaticFiles {
         }
 
         let range = match req.headers.get_str("Range") {
-            Some(r) if req.method == Method::Get && if_range_ok(req, tag_str, modified) => parse_range(r, size),
+            Some(r) if req.method == Method::Get && if_range_ok(req, tag_str, modified) => {
+                parse_range(r, size)
+            }
             _ => RangeSpec::Full,
         };
         let (status, offset, len) = match range {
@@ -155,7 +180,11 @@ impl StaticFiles {
             RangeSpec::Unsatisfiable => {
                 headers.set("Content-Type", "text/plain; charset=utf-8");
                 headers.push("Content-Range", format!("bytes */{size}"));
-                return Response::new(416, headers, Body::Bytes(Bytes::from_static(b"Range Not Satisfiable\n")));
+                return Response::new(
+                    416,
+                    headers,
+                    Body::Bytes(Bytes::from_static(b"Range Not Satisfiable\n")),
+                );
             }
         };
         let slice = |data: &Bytes| data.slice(offset as usize..(offset + len) as usize);
@@ -177,7 +206,11 @@ impl StaticFiles {
 
     fn body_of_len(&self, file: File, offset: u64, len: u64) -> Body {
         match monoio::fs::File::from_std(file) {
-            Ok(f) => Body::File { file: Rc::new(f), offset, len },
+            Ok(f) => Body::File {
+                file: Rc::new(f),
+                offset,
+                len,
+            },
             Err(_) => Body::Empty,
         }
     }
@@ -185,11 +218,13 @@ impl StaticFiles {
     fn cached(&self, rel: &Path, meta: &Metadata) -> Option<CachedView> {
         let cache = self.cache.borrow();
         let c = cache.map.get(rel)?;
-        (c.ino == meta.ino() && c.size == meta.size() && c.mtime_ns == mtime_ns(meta)).then(|| CachedView {
-            data: c.data.clone(),
-            content_type: c.content_type.clone(),
-            last_modified: c.last_modified.clone(),
-            etag: c.etag.clone(),
+        (c.ino == meta.ino() && c.size == meta.size() && c.mtime_ns == mtime_ns(meta)).then(|| {
+            CachedView {
+                data: c.data.clone(),
+                content_type: c.content_type.clone(),
+                last_modified: c.last_modified.clone(),
+                etag: c.etag.clone(),
+            }
         })
     }
 
@@ -206,7 +241,9 @@ impl StaticFiles {
             cache.order.retain(|p| p != rel);
         }
         while cache.bytes + size > CACHE_TOTAL_MAX {
-            let Some(oldest) = cache.order.pop_front() else { break };
+            let Some(oldest) = cache.order.pop_front() else {
+                break;
+            };
             if let Some(old) = cache.map.remove(&oldest) {
                 cache.bytes -= old.data.len();
             }
@@ -221,7 +258,9 @@ impl StaticFiles {
                 mtime_ns: mtime_ns(meta),
                 data: data.clone(),
                 content_type: Bytes::from(content_type(rel)),
-                last_modified: Bytes::from(httpdate::fmt_http_date(meta.modified().unwrap_or(UNIX_EPOCH))),
+                last_modified: Bytes::from(httpdate::fmt_http_date(
+                    meta.modified().unwrap_or(UNIX_EPOCH),
+                )),
                 etag: Bytes::from(etag(meta)),
             },
         );
@@ -231,7 +270,8 @@ impl StaticFiles {
 
 fn etag_matches(list: &str, tag: &str) -> bool {
     let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    list.split(',').any(|t| t.trim() == "*" || strip(t) == strip(tag))
+    list.split(',')
+        .any(|t| t.trim() == "*" || strip(t) == strip(tag))
 }
 
 fn not_modified(req: &Request, tag: &str, modified: SystemTime) -> bool {
@@ -241,7 +281,11 @@ fn not_modified(req: &Request, tag: &str, modified: SystemTime) -> bool {
     if let Some(inm) = req.headers.get_str("If-None-Match") {
         return etag_matches(inm, tag);
     }
-    if let Some(ims) = req.headers.get_str("If-Modified-Since").and_then(|s| httpdate::parse_http_date(s).ok()) {
+    if let Some(ims) = req
+        .headers
+        .get_str("If-Modified-Since")
+        .and_then(|s| httpdate::parse_http_date(s).ok())
+    {
         let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         return secs(modified) <= secs(ims);
     }
@@ -265,11 +309,26 @@ mod tests {
 
     #[test]
     fn ranges() {
-        assert!(matches!(parse_range("bytes=0-9", 100), RangeSpec::Part(0, 9)));
-        assert!(matches!(parse_range("bytes=90-", 100), RangeSpec::Part(90, 99)));
-        assert!(matches!(parse_range("bytes=-10", 100), RangeSpec::Part(90, 99)));
-        assert!(matches!(parse_range("bytes=50-500", 100), RangeSpec::Part(50, 99)));
-        assert!(matches!(parse_range("bytes=100-", 100), RangeSpec::Unsatisfiable));
+        assert!(matches!(
+            parse_range("bytes=0-9", 100),
+            RangeSpec::Part(0, 9)
+        ));
+        assert!(matches!(
+            parse_range("bytes=90-", 100),
+            RangeSpec::Part(90, 99)
+        ));
+        assert!(matches!(
+            parse_range("bytes=-10", 100),
+            RangeSpec::Part(90, 99)
+        ));
+        assert!(matches!(
+            parse_range("bytes=50-500", 100),
+            RangeSpec::Part(50, 99)
+        ));
+        assert!(matches!(
+            parse_range("bytes=100-", 100),
+            RangeSpec::Unsatisfiable
+        ));
         assert!(matches!(parse_range("bytes=0-1,5-6", 100), RangeSpec::Full));
         assert!(matches!(parse_range("items=0-1", 100), RangeSpec::Full));
         assert!(matches!(parse_range("bytes=9-1", 100), RangeSpec::Full));

@@ -29,7 +29,9 @@ fn cert_pem(cn: &str, from_days: i64, to_days: i64) -> (String, String) {
         rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
             .unwrap();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now + time::Duration::days(from_days);
     params.not_after = now + time::Duration::days(to_days);
@@ -40,7 +42,10 @@ fn cert_pem(cn: &str, from_days: i64, to_days: i64) -> (String, String) {
 /// Writes a good certificate pair into `dir`: (cert path, key path).
 fn write_pair(dir: &Path, name: &str, cn: &str) -> (PathBuf, PathBuf) {
     let (c, k) = cert_pem(cn, -1, 30);
-    let (cp, kp) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    let (cp, kp) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
     std::fs::write(&cp, c).unwrap();
     std::fs::write(&kp, k).unwrap();
     (cp, kp)
@@ -77,7 +82,10 @@ fn https_addr(s: &TestServer) -> String {
                 .unwrap_or(rest.len());
             return rest[..end].to_string();
         }
-        assert!(Instant::now() < deadline, "no TLS listener in the log:\n{log}");
+        assert!(
+            Instant::now() < deadline,
+            "no TLS listener in the log:\n{log}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -104,7 +112,13 @@ const MARK: &str = "<<curl-http-version>>";
 
 fn curl_raw(args: &[&str]) -> Output {
     Command::new("curl")
-        .args(["-sS", "--max-time", "30", "-w", &format!("{MARK}%{{http_version}}")])
+        .args([
+            "-sS",
+            "--max-time",
+            "30",
+            "-w",
+            &format!("{MARK}%{{http_version}}"),
+        ])
         .args(args)
         .output()
         .expect("curl (install it: scripts/install-test-deps.sh)")
@@ -133,7 +147,10 @@ fn h2c_h2_and_http11_over_tls_serve_php_and_static_files() {
     let (body, v) = curl(&["--http2-prior-knowledge", &format!("{plain}/hello.php")]);
     assert_eq!((text(&body).as_str(), v.as_str()), ("Hello, World!", "2"));
     let (body, v) = curl(&["--http2-prior-knowledge", &format!("{plain}/static.txt")]);
-    assert_eq!((text(&body).as_str(), v.as_str()), ("static over h2\n", "2"));
+    assert_eq!(
+        (text(&body).as_str(), v.as_str()),
+        ("static over h2\n", "2")
+    );
     let (body, _) = curl(&["--http2-prior-knowledge", &format!("{plain}/dump.php?a=1")]);
     let server = dump_server(&body);
     assert_eq!(server["SERVER_PROTOCOL"], "HTTP/2.0");
@@ -147,7 +164,10 @@ fn h2c_h2_and_http11_over_tls_serve_php_and_static_files() {
     let (body, v) = curl(&["-k", "--http2", &format!("{tls}/hello.php")]);
     assert_eq!((text(&body).as_str(), v.as_str()), ("Hello, World!", "2"));
     let (body, v) = curl(&["-k", "--http2", &format!("{tls}/static.txt")]);
-    assert_eq!((text(&body).as_str(), v.as_str()), ("static over h2\n", "2"));
+    assert_eq!(
+        (text(&body).as_str(), v.as_str()),
+        ("static over h2\n", "2")
+    );
     let (body, v) = curl(&[
         "-k",
         "--http2",
@@ -175,10 +195,19 @@ fn h2c_h2_and_http11_over_tls_serve_php_and_static_files() {
     assert_eq!(server["HTTPS"], "on");
     assert_eq!(server["SERVER_PROTOCOL"], "HTTP/1.1");
     let (body, v) = curl(&["-k", "--http1.1", &format!("{tls}/static.txt")]);
-    assert_eq!((text(&body).as_str(), v.as_str()), ("static over h2\n", "1.1"));
+    assert_eq!(
+        (text(&body).as_str(), v.as_str()),
+        ("static over h2\n", "1.1")
+    );
 
     // TLS 1.2 is offered by default, as is 1.3.
-    let (_, v) = curl(&["-k", "--tlsv1.2", "--tls-max", "1.2", &format!("{tls}/hello.php")]);
+    let (_, v) = curl(&[
+        "-k",
+        "--tlsv1.2",
+        "--tls-max",
+        "1.2",
+        &format!("{tls}/hello.php"),
+    ]);
     assert_eq!(v, "2");
     let (_, v) = curl(&["-k", "--tlsv1.3", &format!("{tls}/hello.php")]);
     assert_eq!(v, "2");
@@ -198,8 +227,14 @@ fn large_post_through_h2_reaches_php_input_intact() {
     std::fs::write(&file, &data).unwrap();
     let upload = format!("@{}", file.display());
     for (flags, url) in [
-        (vec!["--http2-prior-knowledge"], format!("http://{}/binary.php", s.server.addr())),
-        (vec!["-k", "--http2"], format!("https://{}/binary.php", s.https)),
+        (
+            vec!["--http2-prior-knowledge"],
+            format!("http://{}/binary.php", s.server.addr()),
+        ),
+        (
+            vec!["-k", "--http2"],
+            format!("https://{}/binary.php", s.https),
+        ),
     ] {
         let mut args: Vec<&str> = flags.clone();
         args.extend([
@@ -241,7 +276,10 @@ fn redirect_http_to_https() {
         .arg(format!("http://{plain}/form"))
         .output()
         .unwrap();
-    assert_eq!(text(&out.stdout), format!("308 https://127.0.0.1:{tls_port}/form"));
+    assert_eq!(
+        text(&out.stdout),
+        format!("308 https://127.0.0.1:{tls_port}/form")
+    );
     // The TLS port serves the site.
     let (body, _) = curl(&["-k", &format!("https://{}/hello.php", s.https)]);
     assert_eq!(text(&body), "Hello, World!");
@@ -284,7 +322,11 @@ fn sighup_reloads_the_certificate_and_keeps_it_when_the_new_one_is_bad() {
 fn wait_for_log(s: &TestServer, needle: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !s.log().contains(needle) {
-        assert!(Instant::now() < deadline, "{needle:?} not in the log:\n{}", s.log());
+        assert!(
+            Instant::now() < deadline,
+            "{needle:?} not in the log:\n{}",
+            s.log()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -405,21 +447,55 @@ fn rsa_and_ec_keys_in_every_pem_flavour_work() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();
     let openssl = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).current_dir(dir).output().unwrap();
-        assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            text(&out.stderr)
+        );
     };
     openssl(&["genrsa", "-traditional", "-out", "rsa.key", "2048"]);
-    openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ec.key"]);
+    openssl(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "ec.key",
+    ]);
     for key in ["rsa.key", "ec.key"] {
         let crt = key.replace(".key", ".crt");
         openssl(&[
-            "req", "-x509", "-new", "-key", key, "-out", &crt, "-days", "2", "-subj",
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            key,
+            "-out",
+            &crt,
+            "-days",
+            "2",
+            "-subj",
             "/CN=localhost",
         ]);
         let key_text = std::fs::read_to_string(dir.join(key)).unwrap();
-        let expect = if key == "rsa.key" { "BEGIN RSA PRIVATE KEY" } else { "BEGIN EC PRIVATE KEY" };
+        let expect = if key == "rsa.key" {
+            "BEGIN RSA PRIVATE KEY"
+        } else {
+            "BEGIN EC PRIVATE KEY"
+        };
         assert!(key_text.contains(expect), "{key}: {key_text}");
-        let s = start_tls(site.path(), &dir.join(&crt), &dir.join(key), &[("EXECUTOR", "stub")]);
+        let s = start_tls(
+            site.path(),
+            &dir.join(&crt),
+            &dir.join(key),
+            &[("EXECUTOR", "stub")],
+        );
         let (_, v) = curl(&["-k", &format!("https://{}/static.txt", s.https)]);
         assert_eq!(v, "2", "{key}");
         // Chain and key in one file, TLS_KEY unset.
@@ -442,7 +518,12 @@ fn tls13_only_refuses_tls12_clients() {
     let site = site();
     let certs = tempfile::tempdir().unwrap();
     let (c, k) = write_pair(certs.path(), "site", "v13");
-    let s = start_tls(site.path(), &c, &k, &[("TLS_MIN_VERSION", "1.3"), ("EXECUTOR", "stub")]);
+    let s = start_tls(
+        site.path(),
+        &c,
+        &k,
+        &[("TLS_MIN_VERSION", "1.3"), ("EXECUTOR", "stub")],
+    );
     let url = format!("https://{}/static.txt", s.https);
     let out = curl_raw(&["-k", "--tlsv1.2", "--tls-max", "1.2", &url]);
     assert!(!out.status.success(), "a TLS 1.2-only client got through");

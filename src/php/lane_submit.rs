@@ -46,7 +46,11 @@ impl LaneSubmitter {
             })
             .await
         });
-        LaneSubmitter { pool, lane, pending }
+        LaneSubmitter {
+            pool,
+            lane,
+            pending,
+        }
     }
 
     /// Queues `job`; gives it back at once when every lane is full.

@@ -13,8 +13,8 @@ use uring_http::redirect::HttpsRedirect;
 use uring_http::tls::TlsAcceptor;
 use uring_http::{serve_conn, serve_tls, ConnConfig, Shutdown};
 
-use super::stop_signal::StopSignal;
 use super::runtime;
+use super::stop_signal::StopSignal;
 use crate::config::{Config, Executor};
 use crate::metrics::ConnProto;
 use crate::php::completion::Completions;

@@ -47,7 +47,8 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
         s.set_only_v6(false).ok();
     }
     s.set_nonblocking(true)?;
-    s.bind(&addr.into()).map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
+    s.bind(&addr.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot bind {addr}: {e}")))?;
     s.listen(4096)?;
     Ok(s.into())
 }

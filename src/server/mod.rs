@@ -22,9 +22,9 @@ use uring_http::SpoolConfig;
 use crate::config::{Config, Executor};
 use crate::internal_server;
 use crate::middleware::Operations;
+use crate::php::server_vars::SERVER_SOFTWARE;
 use crate::php::{Engine, IniConfig, PoolConfig, WorkerPool};
 use crate::php_handler::PhpSettings;
-use crate::php::server_vars::SERVER_SOFTWARE;
 
 pub use stop_signal::StopSignal;
 
@@ -39,7 +39,10 @@ pub fn run(cfg: Config) -> Result<(), String> {
     let (engine, pool) = if cfg.executor() == Executor::Php {
         let mut overrides = IniConfig::overrides_from_env(std::env::vars());
         overrides.extend(cfg.php_define.iter().cloned());
-        let ini = IniConfig { file: cfg.php_ini.clone(), overrides };
+        let ini = IniConfig {
+            file: cfg.php_ini.clone(),
+            overrides,
+        };
         let engine = Engine::start(&ini).map_err(|e| format!("PHP: {e}"))?;
         let pool = WorkerPool::start(PoolConfig {
             lanes: cfg.queue_lanes.unwrap_or(cpus.len()),
@@ -55,19 +58,24 @@ pub fn run(cfg: Config) -> Result<(), String> {
         (None, None)
     };
 
-    let listeners = listener::bind_reuseport(cfg.listen_addr, cpus.len()).map_err(|e| format!("LISTEN_ADDR: {e}"))?;
+    let listeners = listener::bind_reuseport(cfg.listen_addr, cpus.len())
+        .map_err(|e| format!("LISTEN_ADDR: {e}"))?;
     let local = listeners[0].local_addr().map_err(|e| e.to_string())?;
 
     // TLS: the certificate was checked with the configuration; loading it again here only
     // fails if the files changed in between.
     let tls = match cfg.tls_files() {
-        Some(files) => Some(Arc::new(TlsAcceptor::new(files).map_err(|e| cfg.tls_error_line(&e))?)),
+        Some(files) => Some(Arc::new(
+            TlsAcceptor::new(files).map_err(|e| cfg.tls_error_line(&e))?,
+        )),
         None => None,
     };
-    let mut tls_listeners: Vec<Option<std::net::TcpListener>> = (0..cpus.len()).map(|_| None).collect();
+    let mut tls_listeners: Vec<Option<std::net::TcpListener>> =
+        (0..cpus.len()).map(|_| None).collect();
     let mut tls_local = None;
     if let (Some(_), Some(addr)) = (&tls, cfg.tls_addr()) {
-        let bound = listener::bind_reuseport(addr, cpus.len()).map_err(|e| format!("TLS_LISTEN_ADDR: {e}"))?;
+        let bound = listener::bind_reuseport(addr, cpus.len())
+            .map_err(|e| format!("TLS_LISTEN_ADDR: {e}"))?;
         tls_local = Some(bound[0].local_addr().map_err(|e| e.to_string())?);
         tls_listeners = bound.into_iter().map(Some).collect();
     }
@@ -79,7 +87,10 @@ pub fn run(cfg: Config) -> Result<(), String> {
     let stop = Arc::new(StopSignal::default());
     let h1 = H1Config {
         max_body_size: cfg.max_body_size,
-        spool: SpoolConfig { threshold: cfg.body_spool_threshold as usize, dir: std::env::temp_dir() },
+        spool: SpoolConfig {
+            threshold: cfg.body_spool_threshold as usize,
+            dir: std::env::temp_dir(),
+        },
         header_timeout: cfg.header_timeout_secs,
         idle_timeout: cfg.idle_timeout_secs,
         server_header: Some(Bytes::from_static(SERVER_SOFTWARE.as_bytes())),
@@ -106,7 +117,11 @@ pub fn run(cfg: Config) -> Result<(), String> {
         pool: pool.clone(),
         php: Arc::new(PhpSettings {
             document_root: Arc::from(
-                cfg.document_root.canonicalize().unwrap_or_else(|_| cfg.document_root.clone()).to_string_lossy().as_ref(),
+                cfg.document_root
+                    .canonicalize()
+                    .unwrap_or_else(|_| cfg.document_root.clone())
+                    .to_string_lossy()
+                    .as_ref(),
             ),
             server_name: cfg.server_name.as_deref().map(Arc::from),
             request_timeout: cfg.request_timeout(),
@@ -121,7 +136,13 @@ pub fn run(cfg: Config) -> Result<(), String> {
 
     let mut threads = Vec::new();
     let (ready_tx, ready_rx) = mpsc::channel();
-    for (index, ((cpu, l), tl)) in cpus.iter().copied().zip(listeners).zip(tls_listeners).enumerate() {
+    for (index, ((cpu, l), tl)) in cpus
+        .iter()
+        .copied()
+        .zip(listeners)
+        .zip(tls_listeners)
+        .enumerate()
+    {
         let (shared, ready) = (Arc::clone(&shared), ready_tx.clone());
         let t = std::thread::Builder::new()
             .name(format!("core-{index}"))
@@ -157,9 +178,15 @@ pub fn run(cfg: Config) -> Result<(), String> {
         );
     }
 
-    let signal_thread = signals::spawn_handler(signals, Arc::clone(&stop), tls.map(|t| (t, Arc::clone(&cfg))))?;
+    let signal_thread = signals::spawn_handler(
+        signals,
+        Arc::clone(&stop),
+        tls.map(|t| (t, Arc::clone(&cfg))),
+    )?;
     if let (Some(listener), Some(metrics)) = (internal, &ops.metrics) {
-        let addr = listener.local_addr().map_err(|e| format!("INTERNAL_ADDR: {e}"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| format!("INTERNAL_ADDR: {e}"))?;
         let state = internal_server::InternalState {
             metrics: Arc::clone(metrics),
             pool: pool.clone(),

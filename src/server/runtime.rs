@@ -40,7 +40,11 @@ fn uring_attempts() -> Vec<(&'static str, io_uring::Builder)> {
     defer.setup_single_issuer().setup_defer_taskrun();
     let mut coop = io_uring::IoUring::builder();
     coop.setup_coop_taskrun();
-    vec![("single_issuer+defer_taskrun", defer), ("coop_taskrun", coop), ("default", io_uring::IoUring::builder())]
+    vec![
+        ("single_issuer+defer_taskrun", defer),
+        ("coop_taskrun", coop),
+        ("default", io_uring::IoUring::builder()),
+    ]
 }
 
 fn explain(e: &io::Error) -> String {
@@ -57,9 +61,19 @@ pub fn build(driver: Driver, core: usize) -> io::Result<CoreRuntime> {
     if driver != Driver::Epoll {
         let mut last = None;
         for (name, b) in uring_attempts() {
-            match RuntimeBuilder::<IoUringDriver>::new().with_entries(ENTRIES).uring_builder(b).enable_timer().build() {
+            match RuntimeBuilder::<IoUringDriver>::new()
+                .with_entries(ENTRIES)
+                .uring_builder(b)
+                .enable_timer()
+                .build()
+            {
                 Ok(rt) => {
-                    tracing::info!(core, driver = "io_uring", setup = name, "core runtime started");
+                    tracing::info!(
+                        core,
+                        driver = "io_uring",
+                        setup = name,
+                        "core runtime started"
+                    );
                     return Ok(CoreRuntime::Uring(rt));
                 }
                 Err(e) => {
@@ -73,13 +87,25 @@ pub fn build(driver: Driver, core: usize) -> io::Result<CoreRuntime> {
         }
         let e = last.unwrap_or_else(|| io::Error::other("io_uring setup failed"));
         if driver == Driver::IoUring {
-            return Err(io::Error::new(e.kind(), format!("IO_DRIVER=io-uring but io_uring is unavailable: {}", explain(&e))));
+            return Err(io::Error::new(
+                e.kind(),
+                format!(
+                    "IO_DRIVER=io-uring but io_uring is unavailable: {}",
+                    explain(&e)
+                ),
+            ));
         }
         tracing::warn!(core, driver = "epoll", reason = %explain(&e), "io_uring unavailable; using epoll");
     }
-    let rt = RuntimeBuilder::<LegacyDriver>::new().enable_timer().build()?;
+    let rt = RuntimeBuilder::<LegacyDriver>::new()
+        .enable_timer()
+        .build()?;
     if driver == Driver::Epoll {
-        tracing::info!(core, driver = "epoll", "core runtime started (IO_DRIVER=epoll)");
+        tracing::info!(
+            core,
+            driver = "epoll",
+            "core runtime started (IO_DRIVER=epoll)"
+        );
     }
     Ok(CoreRuntime::Legacy(rt))
 }

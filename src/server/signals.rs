@@ -19,7 +19,12 @@ pub struct Blocked(SigSet);
 /// started afterwards inherit the mask.
 pub fn block() -> Result<Blocked, String> {
     let mut set = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT] {
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
         set.add(s);
     }
     nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
@@ -45,7 +50,10 @@ pub fn spawn_handler(
                             tracing::warn!("second stop signal: exiting now");
                             std::process::exit(1);
                         }
-                        tracing::info!(signal = info.ssi_signo, "stop signal: draining connections");
+                        tracing::info!(
+                            signal = info.ssi_signo,
+                            "stop signal: draining connections"
+                        );
                         // Synchronously, before anything else: a server with nothing to
                         // drain exits within milliseconds of the trigger.
                         super::sd_notify::stopping("draining connections");

@@ -15,7 +15,12 @@ pub struct StopSignal {
 impl StopSignal {
     pub fn trigger(&self) {
         self.stopped.store(true, Ordering::SeqCst);
-        for w in self.wakers.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for w in self
+            .wakers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             w.wake();
         }
     }

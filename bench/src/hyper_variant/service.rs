@@ -74,8 +74,13 @@ impl App {
                     }
                 }
             }
+            // This variant keeps no in-memory file cache, so a file the router knows
+            // still has to be opened.
             cell.get()
-                .map_or(Route::Forbidden, |r| r.route(path, query))
+                .map_or(Route::Forbidden, |r| match r.route(path, query) {
+                    Route::StaticKnown { .. } => r.route_uncached(path, query),
+                    other => other,
+                })
         })
     }
 
@@ -116,6 +121,7 @@ impl App {
                     r
                 }
             },
+            Route::StaticKnown { .. } => text(StatusCode::NOT_FOUND, "Not Found\n"),
             Route::Static { file, meta, rel } => {
                 if !matches!(*req.method(), Method::GET | Method::HEAD) {
                     let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed\n");
