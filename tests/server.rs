@@ -207,6 +207,24 @@ fn second_instance_on_the_same_port_refuses_to_start() {
     assert!(err.contains("already in use"), "{err}");
     // The first one still answers.
     assert_eq!(get(&s.addr(), "/hello.php", &[]).status, 200);
+    // With PHP it refuses just as cleanly: no PHP thread is started before the port is
+    // bound (a shutdown under starting PHP threads once crashed here with SIGSEGV).
+    for _ in 0..5 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_uring_php"))
+            .env("LISTEN_ADDR", s.addr())
+            .env("DOCUMENT_ROOT", docroot())
+            .env("PHP_WORKERS", "4")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(get(&s.addr(), "/hello.php", &[]).status, 200);
 }
 
 #[test]

@@ -36,28 +36,6 @@ pub fn run(cfg: Config) -> Result<(), String> {
     let cfg = Arc::new(cfg);
     let cpus = cfg.cpus();
 
-    let (engine, pool) = if cfg.executor() == Executor::Php {
-        let mut overrides = IniConfig::overrides_from_env(std::env::vars());
-        overrides.extend(cfg.php_define.iter().cloned());
-        let ini = IniConfig {
-            file: cfg.php_ini.clone(),
-            overrides,
-        };
-        let engine = Engine::start(&ini).map_err(|e| format!("PHP: {e}"))?;
-        let pool = WorkerPool::start(PoolConfig {
-            lanes: cfg.queue_lanes.unwrap_or(cpus.len()),
-            workers: cfg.workers(),
-            queue_capacity: cfg.queue_capacity(),
-            cpus: cpus.clone(),
-            max_requests: cfg.php_worker_max_requests,
-            limits: cfg.exec_limits(),
-        })
-        .map_err(|e| format!("starting PHP workers: {e}"))?;
-        (Some(engine), Some(pool))
-    } else {
-        (None, None)
-    };
-
     let listeners = listener::bind_reuseport(cfg.listen_addr, cpus.len())
         .map_err(|e| format!("LISTEN_ADDR: {e}"))?;
     let local = listeners[0].local_addr().map_err(|e| e.to_string())?;
@@ -80,9 +58,38 @@ pub fn run(cfg: Config) -> Result<(), String> {
         tls_listeners = bound.into_iter().map(Some).collect();
     }
 
-    // Operations: middleware state shared by the cores, and the internal server's socket.
-    let ops = Arc::new(Operations::start(&cfg, pool.clone(), cpus.len())?);
     let internal = cfg.internal_addr.map(internal_server::bind).transpose()?;
+
+    // PHP starts once every socket is bound: a start that fails on a busy port stops
+    // nothing half-started.
+    let (engine, pool) = if cfg.executor() == Executor::Php {
+        let mut overrides = IniConfig::overrides_from_env(std::env::vars());
+        overrides.extend(cfg.php_define.iter().cloned());
+        let ini = IniConfig {
+            file: cfg.php_ini.clone(),
+            overrides,
+        };
+        let engine = Engine::start(&ini).map_err(|e| format!("PHP: {e}"))?;
+        let pool = WorkerPool::start(PoolConfig {
+            lanes: cfg.queue_lanes.unwrap_or(cpus.len()),
+            workers: cfg.workers(),
+            queue_capacity: cfg.queue_capacity(),
+            cpus: cpus.clone(),
+            max_requests: cfg.php_worker_max_requests,
+            limits: cfg.exec_limits(),
+        })
+        .map_err(|e| format!("starting PHP workers: {e}"))?;
+        (Some(engine), Some(pool))
+    } else {
+        (None, None)
+    };
+
+    // Whatever happens from here, PHP's threads stop before the engine does.
+    let php = PhpRuntime { pool, engine };
+    let pool = php.pool.clone();
+
+    // Operations: middleware state shared by the cores.
+    let ops = Arc::new(Operations::start(&cfg, pool.clone(), cpus.len())?);
 
     let stop = Arc::new(StopSignal::default());
     let h1 = H1Config {
@@ -157,9 +164,14 @@ pub fn run(cfg: Config) -> Result<(), String> {
             Ok(Ok(d)) => drivers.push(d),
             Ok(Err(e)) => {
                 stop.trigger();
+                join_all(threads);
                 return Err(e);
             }
-            Err(_) => return Err("a core thread failed to start".into()),
+            Err(_) => {
+                stop.trigger();
+                join_all(threads);
+                return Err("a core thread failed to start".into());
+            }
         }
     }
     tracing::info!(
@@ -205,16 +217,34 @@ pub fn run(cfg: Config) -> Result<(), String> {
         drivers.len()
     ));
 
-    for t in threads {
-        let _ = t.join();
-    }
+    join_all(threads);
     ops.finish();
     tracing::info!("connections drained; stopping PHP workers");
-    if let Some(pool) = &pool {
-        pool.shutdown();
-    }
-    drop(engine);
+    drop(php);
     drop(signal_thread);
     tracing::info!("stopped");
     Ok(())
+}
+
+fn join_all(threads: Vec<std::thread::JoinHandle<()>>) {
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+/// The PHP engine and its workers, stopped in the only safe order when dropped: every
+/// PHP thread joined, then the engine shut down (shutting it down under a thread that is
+/// still starting crashes in TSRM).
+struct PhpRuntime {
+    pool: Option<WorkerPool>,
+    engine: Option<Engine>,
+}
+
+impl Drop for PhpRuntime {
+    fn drop(&mut self) {
+        if let Some(pool) = &self.pool {
+            pool.shutdown();
+        }
+        self.engine.take();
+    }
 }
