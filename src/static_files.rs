@@ -14,7 +14,7 @@ use bytes::Bytes;
 use uring_http::{Body, Headers, Method, Request, Response};
 
 /// Files up to this size are kept in memory once read.
-const CACHE_FILE_MAX: u64 = 64 * 1024;
+const CACHE_FILE_MAX: u64 = 256 * 1024;
 /// Per core.
 const CACHE_TOTAL_MAX: usize = 32 << 20;
 

@@ -16,7 +16,7 @@ fn ops_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/php/ops")
 }
 
-/// A copy of tests/php/ops plus generated files: `big.txt` (200 KiB, served from the
+/// A copy of tests/php/ops plus generated files: `big.txt` (400 KiB, served from the
 /// file), `style.css` (8 KiB, from memory), `image.png`, and `pre.txt` with
 /// precompressed variants whose content differs from the original (so a test can tell
 /// which one was served).
@@ -27,7 +27,7 @@ fn site() -> tempfile::TempDir {
         std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
     }
     let p = dir.path();
-    std::fs::write(p.join("big.txt"), text(200 * 1024)).unwrap();
+    std::fs::write(p.join("big.txt"), text(400 * 1024)).unwrap();
     std::fs::write(p.join("style.css"), text(8 * 1024)).unwrap();
     let mut noise = Vec::with_capacity(4096);
     let mut x: u32 = 12345;

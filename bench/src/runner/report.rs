@@ -476,7 +476,7 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
          - `php -S` is PHP's single-threaded development server (one request at a time, no keep-alive); it runs only \
          hello.php and the realistic page.\n\
          - The hyper variant reads static files through `tokio::fs` on every request (no cache); uring_php serves \
-         files ≤ 64 KiB from a per-core cache and larger ones through the ring; nginx uses sendfile.\n\
+         files ≤ 256 KiB from a per-core cache (32 MiB per core) and larger ones through the ring; nginx uses sendfile.\n\
          - nginx runs with `keepalive_requests 1000000` and no access log (as uring_php at LOG_LEVEL=warn), and talks \
          to php-fpm over a unix socket, one FastCGI connection per request (the stock Debian setup)."
     );
