@@ -508,8 +508,13 @@ fn opcache_is_on_and_hits_grow_across_threads() {
     let mut workers = HashSet::new();
     let mut last = first["hits"].as_i64().unwrap();
     for _ in 0..20 {
+        // The first request holds its worker for 50 ms, so the others must
+        // be served by the second thread while it waits.
         let pending: Vec<_> = (0..4)
-            .map(|_| submit(&pool, get("opcache.php", "")))
+            .map(|i| {
+                let query = if i == 0 { "hold=50000" } else { "" };
+                submit(&pool, get("opcache.php", query))
+            })
             .collect();
         for rx in pending {
             let j = collect(rx).json();

@@ -1,5 +1,8 @@
 <?php
-// Reports OPcache state for the tests.
+// Reports OPcache state for the tests; ?hold=N keeps this worker busy N microseconds.
+if (isset($_GET['hold'])) {
+    usleep((int) $_GET['hold']);
+}
 $s = opcache_get_status(false);
 header('Content-Type: application/json');
 echo json_encode([
