@@ -103,6 +103,10 @@ pub struct Config {
     #[arg(long, env = "BODY_SPOOL_THRESHOLD", default_value = "1M", value_parser = parse_size)]
     pub body_spool_threshold: u64,
 
+    /// 1: read each request body completely before PHP runs (nginx's default); 0: start PHP once the head is read and stream the body to it.
+    #[arg(long, env = "REQUEST_BUFFERING", action = ArgAction::Set, value_parser = parse_bool, default_value = "1")]
+    pub request_buffering: bool,
+
     /// What runs PHP routes.
     #[arg(long, env = "EXECUTOR", value_enum, default_value = "php")]
     pub executor: Executor,

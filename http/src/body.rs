@@ -1,6 +1,8 @@
-//! Request bodies. The connection reads a body completely before the service sees the
-//! request (as nginx does with `fastcgi_request_buffering on`), so a slow upload never
-//! holds a PHP worker; bodies above a threshold are spooled to an unlinked temp file.
+//! Request bodies. By default the connection reads a body completely before the service
+//! sees the request (as nginx does with `fastcgi_request_buffering on`), so a slow upload
+//! never holds a PHP worker; bodies above a threshold are spooled to an unlinked temp
+//! file. With buffering off the service gets the request at once and the body streams
+//! through a [`BodyReader`].
 
 use std::fs::File;
 use std::io;
@@ -8,6 +10,8 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
+
+use crate::BodyReader;
 
 #[derive(Debug, Default)]
 pub enum RequestBody {
@@ -19,25 +23,39 @@ pub enum RequestBody {
         file: File,
         len: u64,
     },
+    /// Still arriving: read front to back, blocking, off the core threads.
+    Stream(BodyReader),
 }
 
 impl RequestBody {
+    /// The length: stored bodies' own, a streaming body's declared one (0 when the
+    /// client did not declare it — see [`known_len`](Self::known_len)).
     pub fn len(&self) -> u64 {
+        self.known_len().unwrap_or(0)
+    }
+
+    /// The length when it is known before the body is read.
+    pub fn known_len(&self) -> Option<u64> {
         match self {
-            RequestBody::Empty => 0,
-            RequestBody::Memory(b) => b.len() as u64,
-            RequestBody::File { len, .. } => *len,
+            RequestBody::Empty => Some(0),
+            RequestBody::Memory(b) => Some(b.len() as u64),
+            RequestBody::File { len, .. } => Some(*len),
+            RequestBody::Stream(r) => r.declared_len(),
         }
     }
 
+    /// No body at all (a streaming body of undeclared length is not empty).
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.known_len() == Some(0)
     }
 
     /// Reads up to `buf.len()` bytes at `offset`; returns 0 at the end. Safe to call from
-    /// any thread (positional reads on the file).
+    /// any thread (positional reads on the file). A streaming body must be read front to
+    /// back (`offset` is where the previous read ended) and never on a core thread: its
+    /// reads block until the client sent the bytes.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         match self {
+            RequestBody::Stream(r) => r.read(buf),
             RequestBody::Empty => Ok(0),
             RequestBody::Memory(b) => {
                 let start = (offset.min(b.len() as u64)) as usize;
@@ -60,6 +78,17 @@ impl RequestBody {
         match self {
             RequestBody::Empty => Ok(Bytes::new()),
             RequestBody::Memory(b) => Ok(b.clone()),
+            RequestBody::Stream(r) => {
+                let mut out = BytesMut::new();
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = r.read(&mut buf)?;
+                    if n == 0 {
+                        return Ok(out.freeze());
+                    }
+                    out.extend_from_slice(&buf[..n]);
+                }
+            }
             RequestBody::File { len, .. } => {
                 let mut out = BytesMut::zeroed(*len as usize);
                 let mut off = 0usize;
@@ -86,6 +115,9 @@ pub struct SpoolConfig {
     pub threshold: usize,
     /// Directory for the (immediately unlinked) temp files.
     pub dir: PathBuf,
+    /// Read each body completely before the service sees the request (true, nginx's
+    /// default), or call the service once the head is read and stream the body to it.
+    pub buffering: bool,
 }
 
 impl Default for SpoolConfig {
@@ -93,6 +125,7 @@ impl Default for SpoolConfig {
         SpoolConfig {
             threshold: 1 << 20,
             dir: std::env::temp_dir(),
+            buffering: true,
         }
     }
 }

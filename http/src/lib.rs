@@ -5,6 +5,7 @@
 //! supplies the service (routing, static files, PHP).
 
 pub mod body;
+pub mod body_pipe;
 pub mod date;
 pub mod h1;
 pub mod h2;
@@ -19,6 +20,7 @@ pub mod shutdown;
 pub mod tls;
 
 pub use body::{RequestBody, SpoolConfig};
+pub use body_pipe::{body_pipe, BodyReader, BodyWriter};
 pub use h1::ConnInfo;
 pub use headers::Headers;
 pub use method::Method;

@@ -15,6 +15,36 @@ fn each_driver(cfg: H1Config, test: impl Fn(std::net::SocketAddr)) {
     }
 }
 
+/// `body` in chunked transfer coding, 100 000 bytes a chunk.
+fn chunked(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for piece in body.chunks(100_000) {
+        out.extend(format!("{:x}\r\n", piece.len()).as_bytes());
+        out.extend(piece);
+        out.extend(b"\r\n");
+    }
+    out.extend(b"0\r\n\r\n");
+    out
+}
+
+/// POSTs `big` with Content-Length, then chunked, on `c`; the echo must report it whole,
+/// received as `kind`, with the connection kept open.
+fn post_both_framings(c: &mut Client, big: &[u8], kind: &str) {
+    let want = format!("body={kind}:{}:{}", big.len(), checksum(big));
+    c.send(format!(
+        "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    ));
+    c.send(big);
+    let r = c.response(false);
+    assert!(r.text().ends_with(&want), "{}", r.text());
+    assert_eq!(r.header("Connection"), None, "the connection stays open");
+    c.send("POST /bigchunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    c.send(chunked(big));
+    let r = c.response(false);
+    assert!(r.text().ends_with(&want), "{}", r.text());
+}
+
 #[test]
 fn keep_alive_and_pipelining() {
     each_driver(H1Config::default(), |addr| {
@@ -85,33 +115,32 @@ fn request_bodies_content_length_chunked_and_spooled() {
             .ends_with(&format!("body=memory:9:{}", checksum(b"Wikipedia"))));
 
         // 2 MB: over the spool threshold, so it reaches the service as a file.
-        let big = pattern(2 << 20);
-        c.send(format!(
-            "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
-            big.len()
-        ));
-        c.send(&big);
-        let r = c.response(false);
-        assert!(
-            r.text()
-                .ends_with(&format!("body=file:{}:{}", big.len(), checksum(&big))),
-            "{}",
-            r.text()
-        );
+        post_both_framings(&mut c, &pattern(2 << 20), "file");
+    });
+}
 
-        let mut chunked = Vec::new();
-        for piece in big.chunks(100_000) {
-            chunked.extend(format!("{:x}\r\n", piece.len()).as_bytes());
-            chunked.extend(piece);
-            chunked.extend(b"\r\n");
-        }
-        chunked.extend(b"0\r\n\r\n");
-        c.send("POST /bigchunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
-        c.send(&chunked);
+#[test]
+fn streamed_bodies_reach_the_service_while_they_arrive() {
+    let mut cfg = H1Config::default();
+    cfg.spool.buffering = false;
+    cfg.spool.threshold = 64 * 1024;
+    each_driver(cfg, |addr| {
+        let mut c = Client::connect(addr);
+        // Larger than the pipe and the spool threshold: it can only arrive whole if the
+        // service reads while the connection still receives.
+        post_both_framings(&mut c, &pattern(3 << 20), "stream");
+
+        // A service that answers without reading its body: the response arrives, and
+        // the connection closes, as the rest of the body is still in it.
+        c.send("POST /big/7 HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n01234");
         let r = c.response(false);
-        assert!(r
-            .text()
-            .ends_with(&format!("body=file:{}:{}", big.len(), checksum(&big))));
+        assert_eq!(r.text(), "abcdefg");
+        assert_eq!(r.header("Connection"), Some("close"));
+
+        // Bodyless requests are untouched by the setting.
+        let mut c = Client::connect(addr);
+        c.send("GET /plain HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert!(c.response(false).text().ends_with("body=empty:0:0"));
     });
 }
 

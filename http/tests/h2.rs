@@ -204,6 +204,29 @@ fn large_post_body_arrives_intact_and_is_spooled() {
 }
 
 #[test]
+fn streamed_body_reaches_the_service_while_it_arrives() {
+    let mut cfg = ConnConfig::default();
+    cfg.h2.spool.buffering = false;
+    cfg.h2.max_body_size = 64 << 20;
+    each_driver(cfg, |addr| {
+        block_on(async move {
+            let mut send = connect(addr, h2::client::Builder::new()).await;
+            // Many times the stream window and the pipe: flow control must reopen as
+            // the service reads.
+            let data = Bytes::from(pattern(20 << 20));
+            let want = format!("body=stream:{}:{}", data.len(), checksum(&data));
+            let (status, _, body) =
+                fetch(&mut send, req("PUT", addr, "/big-upload"), Some(data)).await;
+            assert_eq!(status, 200);
+            assert!(text(&body).ends_with(&want), "{}", text(&body));
+            let (status, _, body) = fetch(&mut send, req("GET", addr, "/after"), None).await;
+            assert_eq!(status, 200);
+            assert!(text(&body).ends_with("body=empty:0:0"));
+        });
+    });
+}
+
+#[test]
 fn body_over_the_limit_gets_413() {
     let mut cfg = ConnConfig::default();
     cfg.h2.max_body_size = 1000;

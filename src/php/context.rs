@@ -121,6 +121,12 @@ impl<'a> RequestCtx<'a> {
                 self.post_offset += n as u64;
                 n
             }
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                // A streaming body the client cut short: PHP sees its end, as under
+                // php-fpm when nginx's upstream body ends early.
+                tracing::debug!(error = %e, "request body ended early");
+                0
+            }
             Err(e) => {
                 tracing::error!(error = %e, "reading the request body for PHP");
                 0
@@ -351,7 +357,10 @@ pub(crate) fn execute(
         query_string: strings.ptr(strings.query),
         script_filename: strings.ptr(strings.script),
         content_type: strings.opt(strings.content_type),
-        content_length: if has_body { r.body.len() as i64 } else { -1 },
+        content_length: match r.body.known_len() {
+            Some(n) if has_body => n as i64,
+            _ => -1,
+        },
         cookie: strings.opt(strings.cookie),
         authorization: strings.opt(strings.authorization),
         proto_num: proto_num(r.version),

@@ -47,10 +47,12 @@ impl ServerVars {
             .get("Content-Type")
             .map(|v| v.as_ref())
             .unwrap_or(b"");
-        let content_length = if req.body.is_empty() && !req.headers.contains("Content-Length") {
-            String::new()
-        } else {
-            req.body.len().to_string()
+        // Empty when there is no body, and for a body still streaming in whose length
+        // the client did not declare (chunked): PHP reads it to its end regardless.
+        let content_length = match req.body.known_len() {
+            Some(0) if !req.headers.contains("Content-Length") => String::new(),
+            Some(n) => n.to_string(),
+            None => String::new(),
         };
         let remote = canonical(req.remote_addr);
         let local = canonical(req.local_addr);

@@ -97,6 +97,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
         spool: SpoolConfig {
             threshold: cfg.body_spool_threshold as usize,
             dir: std::env::temp_dir(),
+            buffering: cfg.request_buffering,
         },
         header_timeout: cfg.header_timeout_secs,
         idle_timeout: cfg.idle_timeout_secs,

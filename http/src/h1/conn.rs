@@ -1,21 +1,24 @@
 //! The HTTP/1.1 connection driver: reads requests one after another from the connection,
-//! hands each (with its complete body) to the service, and writes the responses back in
-//! order.
+//! hands each to the service (with its complete body, or with the body streaming in when
+//! request buffering is off), and writes the responses back in order.
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
+use futures_util::future::{select, Either};
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::time::Instant;
 
+use super::body_target::PipeSink;
 use super::encode::{encode_head, ConnectionHeader, Framing};
-use super::parse::{parse_head, Head};
+use super::parse::{parse_head, BodyFraming, Head};
 use super::wait::{race, Raced};
 use super::{H1Config, H1Error};
-use crate::{Request, Service, Shutdown};
+use crate::{body_pipe, BodyWriter, Request, RequestBody, Response, Service, Shutdown};
 
 /// Where a connection comes from, copied into every [`Request`].
 #[derive(Clone, Copy, Debug)]
@@ -107,9 +110,23 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
                 Ok(head) => head,
                 Err(stop) => return self.stop(stop).await,
             };
-            let body = match self.read_body(&head).await {
-                Ok(body) => body,
-                Err(stop) => return self.stop(stop).await,
+            let framing = head.framing;
+            let streaming = !self.cfg.spool.buffering && framing != BodyFraming::None;
+            let (body, writer) = if streaming {
+                if let Err(stop) = self.begin_body(&head).await {
+                    return self.stop(stop).await;
+                }
+                let declared = match framing {
+                    BodyFraming::Length(n) => Some(n),
+                    _ => None,
+                };
+                let (writer, reader) = body_pipe(declared);
+                (RequestBody::Stream(reader), Some(writer))
+            } else {
+                match self.read_body(&head).await {
+                    Ok(body) => (body, None),
+                    Err(stop) => return self.stop(stop).await,
+                }
             };
             let is_head = head.method == crate::Method::Head;
             let version = head.version;
@@ -127,15 +144,21 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
                 local_addr: info.local_addr,
                 tls: info.tls,
             };
-            let resp = service.call(req).await;
-            let keep_alive = wants_keep_alive && !self.shutdown.is_triggered();
+            let (resp, body_unread) = match writer {
+                None => (service.call(req).await, false),
+                Some(writer) => match self.call_streaming(service, req, framing, writer).await {
+                    Ok(answer) => answer,
+                    Err(stop) => return self.stop(stop).await,
+                },
+            };
+            let keep_alive = wants_keep_alive && !body_unread && !self.shutdown.is_triggered();
             match self
                 .write_response(resp, is_head, version, keep_alive)
                 .await
             {
                 Ok(true) => {}
                 Ok(false) => {
-                    if !self.rbuf.is_empty() {
+                    if !self.rbuf.is_empty() || body_unread {
                         // The client pipelined more: drain it so the close does not
                         // reset the connection under the response.
                         self.linger().await;
@@ -144,6 +167,32 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
                 }
                 Err(stop) => return self.stop(stop).await,
             }
+        }
+    }
+
+    /// Calls the service while the body streams to it. Returns the response and whether
+    /// part of the body was left unread in the connection: the response came first (the
+    /// application answered without reading all of it), and the body stops there — the
+    /// connection then closes after the response, as it can no longer find the next
+    /// request. A body that fails (client gone, timeout, too large) ends the exchange
+    /// with that error; the application sees its reads fail.
+    async fn call_streaming<S: Service>(
+        &mut self,
+        service: &S,
+        req: Request,
+        framing: BodyFraming,
+        writer: BodyWriter,
+    ) -> Result<(Response, bool), Stop> {
+        let call = pin!(service.call(req));
+        let pump = pin!(async {
+            let mut sink = PipeSink::new(writer);
+            self.read_body_into(framing, &mut sink).await?;
+            sink.finish().await.map_err(|_| Stop::ServerError)
+        });
+        match select(call, pump).await {
+            Either::Left((resp, _)) => Ok((resp, true)),
+            Either::Right((Ok(()), call)) => Ok((call.await, false)),
+            Either::Right((Err(stop), _)) => Err(stop),
         }
     }
 

@@ -1,10 +1,12 @@
 //! HTTP/1.1 (and 1.0) over monoio's rent-style IO, with httparse doing the tokenising.
 //!
 //! [`serve_h1`] drives one connection: keep-alive, pipelining, request buffering
-//! (bodies are read completely, spooled to disk when large, before the service runs),
+//! (bodies are read completely, spooled to disk when large, before the service runs) or
+//! streaming (the service runs while its body arrives),
 //! `Expect: 100-continue`, timeouts and graceful shutdown. The pieces it is made of,
 //! [`parse_head`] and [`ChunkedDecoder`], are public so they can be fuzzed.
 
+pub(crate) mod body_target;
 mod chunked;
 mod config;
 mod conn;

@@ -1,12 +1,13 @@
-//! Reading a request body completely before the service sees the request (request
-//! buffering, as nginx does in front of FastCGI): a slow upload then holds a connection,
-//! never an application worker.
+//! Reading a request body: completely before the service sees the request (request
+//! buffering, as nginx does in front of FastCGI: a slow upload then holds a connection,
+//! never an application worker), or into a pipe to a service already running.
 
 use bytes::Buf;
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::time::Instant;
 
+use super::body_target::BodyTarget;
 use super::chunked::{ChunkedDecoder, Decoded};
 use super::conn::{Conn, Filled, Stop};
 use super::parse::{BodyFraming, Head};
@@ -21,22 +22,47 @@ const BODY_READ: usize = 64 * 1024;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
-    /// Reads the body `head` announces, answering `Expect: 100-continue` first.
+    /// Reads the body `head` announces completely, into memory or a spool file.
     pub(super) async fn read_body(&mut self, head: &Head) -> Result<RequestBody, Stop> {
+        if head.framing == BodyFraming::None {
+            return Ok(RequestBody::Empty);
+        }
+        self.begin_body(head).await?;
+        let cfg = self.cfg;
+        let declared = match head.framing {
+            BodyFraming::Length(n) => Some(n),
+            _ => None,
+        };
+        let mut sink = BodySink::new(&cfg.spool, declared);
+        if declared.is_some_and(|n| n > cfg.spool.threshold as u64) {
+            sink.start_file().map_err(spool_failed)?;
+        }
+        self.read_body_into(head.framing, &mut sink).await?;
+        sink.finish().await.map_err(spool_failed)
+    }
+
+    /// Refuses a body declared too large before a byte of it is read (and before inviting
+    /// it with 100), else answers `Expect: 100-continue`.
+    pub(super) async fn begin_body(&mut self, head: &Head) -> Result<(), Stop> {
         match head.framing {
-            BodyFraming::None => Ok(RequestBody::Empty),
-            BodyFraming::Length(n) => {
-                // Refused before a byte of it is read (and before inviting it with 100).
-                if n > self.cfg.max_body_size {
-                    return Err(Stop::Reply(H1Error::PayloadTooLarge));
-                }
-                self.send_continue(head).await?;
-                self.read_length_body(n).await
+            BodyFraming::None => Ok(()),
+            BodyFraming::Length(n) if n > self.cfg.max_body_size => {
+                Err(Stop::Reply(H1Error::PayloadTooLarge))
             }
-            BodyFraming::Chunked => {
-                self.send_continue(head).await?;
-                self.read_chunked_body().await
-            }
+            BodyFraming::Length(_) | BodyFraming::Chunked => self.send_continue(head).await,
+        }
+    }
+
+    /// Reads a body framed as `framing` into `target` (after [`begin_body`](Self::begin_body)).
+    pub(super) async fn read_body_into<T: BodyTarget>(
+        &mut self,
+        framing: BodyFraming,
+        target: &mut T,
+    ) -> Result<(), Stop> {
+        match framing {
+            BodyFraming::None => Ok(()),
+            BodyFraming::Length(n) => self.read_length_body(n, target).await,
+            BodyFraming::Chunked => self.read_chunked_body(target).await,
         }
     }
 
@@ -50,12 +76,8 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
         Ok(())
     }
 
-    async fn read_length_body(&mut self, n: u64) -> Result<RequestBody, Stop> {
+    async fn read_length_body<T: BodyTarget>(&mut self, n: u64, sink: &mut T) -> Result<(), Stop> {
         let cfg = self.cfg;
-        let mut sink = BodySink::new(&cfg.spool, Some(n));
-        if n > cfg.spool.threshold as u64 {
-            sink.start_file().map_err(spool_failed)?;
-        }
         let have = (self.rbuf.len() as u64).min(n) as usize;
         sink.extend(&self.rbuf[..have]);
         self.rbuf.advance(have);
@@ -79,12 +101,11 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             }
             sink.spill().await.map_err(spool_failed)?;
         }
-        sink.finish().await.map_err(spool_failed)
+        Ok(())
     }
 
-    async fn read_chunked_body(&mut self) -> Result<RequestBody, Stop> {
+    async fn read_chunked_body<T: BodyTarget>(&mut self, sink: &mut T) -> Result<(), Stop> {
         let cfg = self.cfg;
-        let mut sink = BodySink::new(&cfg.spool, None);
         let mut decoder = ChunkedDecoder::new(cfg.max_header_bytes);
         loop {
             let mut used = 0;
@@ -110,7 +131,7 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             self.rbuf.advance(used);
             sink.spill().await.map_err(spool_failed)?;
             if done {
-                return sink.finish().await.map_err(spool_failed);
+                return Ok(());
             }
             match self.fill(Instant::now() + cfg.body_timeout, false).await {
                 Filled::Data(_) => {}

@@ -212,6 +212,7 @@ mod tests {
         let cfg = SpoolConfig {
             threshold: 10,
             dir: std::env::temp_dir(),
+            buffering: true,
         };
         let body = block_on(async {
             let mut sink = BodySink::new(&cfg, None);
@@ -230,6 +231,7 @@ mod tests {
         let cfg = SpoolConfig {
             threshold: 10,
             dir: std::env::temp_dir(),
+            buffering: true,
         };
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let body = block_on(async {

@@ -181,6 +181,7 @@ impl Service for TestService {
                     RequestBody::Empty => "empty",
                     RequestBody::Memory(_) => "memory",
                     RequestBody::File { .. } => "file",
+                    RequestBody::Stream(_) => unreachable!("these tests buffer bodies"),
                 };
                 let body = req.body.to_bytes().unwrap();
                 let text = format!(

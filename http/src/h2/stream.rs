@@ -1,7 +1,11 @@
 //! One HTTP/2 stream, start to end: the head converted, the body read completely (spooled
-//! to disk when large, as on HTTP/1.1), the service called, the response sent.
+//! to disk when large, as on HTTP/1.1) or streamed to the service while it runs, the
+//! service called, the response sent.
+
+use std::pin::pin;
 
 use bytes::Bytes;
+use futures_util::future::{select, Either};
 use h2::server::SendResponse;
 use h2::RecvStream;
 use monoio::time::Instant;
@@ -9,10 +13,11 @@ use monoio::time::Instant;
 use super::request::{convert_head, Head};
 use super::respond::{send_response, unless_reset, Sent};
 use super::H2Config;
+use crate::h1::body_target::{BodyTarget, PipeSink};
 use crate::h1::spool::BodySink;
 use crate::h1::wait::{race, Raced};
 use crate::h1::ConnInfo;
-use crate::{Method, Request, RequestBody, Response, Service, Version};
+use crate::{body_pipe, Method, Request, RequestBody, Response, Service, Version};
 
 /// How a stream ended, for the connection's bookkeeping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,18 +50,27 @@ pub(crate) async fn serve_stream<S: Service>(
         Ok(head) => head,
         Err((status, text)) => return refuse(&mut respond, status, text, cfg).await,
     };
-    let body = if recv.is_end_stream() {
-        RequestBody::Empty
-    } else {
-        match read_body(&mut recv, &mut respond, &head, cfg).await {
-            Ok(body) => body,
+    let has_body = !recv.is_end_stream();
+    if has_body {
+        if let Err(BodyStop::Refuse(status, text)) = begin_body(&mut respond, &head, cfg) {
+            return refuse(&mut respond, status, text, cfg).await;
+        }
+    }
+    let streaming = has_body && !cfg.spool.buffering;
+    let (body, writer) = if streaming {
+        let (writer, reader) = body_pipe(head.content_length);
+        (RequestBody::Stream(reader), Some(writer))
+    } else if has_body {
+        match read_body(&mut recv, &head, cfg).await {
+            Ok(body) => (body, None),
             Err(BodyStop::Reset) => return Outcome::ResetEarly,
             Err(BodyStop::Refuse(status, text)) => {
                 return refuse(&mut respond, status, text, cfg).await
             }
         }
+    } else {
+        (RequestBody::Empty, None)
     };
-    drop(recv);
     let is_head = head.method == Method::Head;
     let req = Request {
         method: head.method,
@@ -71,12 +85,46 @@ pub(crate) async fn serve_stream<S: Service>(
         local_addr: info.local_addr,
         tls: info.tls,
     };
+    let Some(writer) = writer else {
+        drop(recv);
+        return answer(service, req, &mut respond, is_head, cfg).await;
+    };
+    // Streaming: the body goes on arriving while the service runs and while its response
+    // is sent (HTTP/2 streams are full duplex), until the body ends or nobody reads it.
+    let failed = {
+        let pump = pin!(async {
+            let mut sink = PipeSink::new(writer);
+            read_body_into(&mut recv, &mut sink, cfg).await?;
+            sink.finish().await.map_err(spool_failed)
+        });
+        let work = pin!(answer(service, req, &mut respond, is_head, cfg));
+        match select(work, pump).await {
+            Either::Left((outcome, _)) => return outcome,
+            Either::Right((Ok(()), work)) => return work.await,
+            Either::Right((Err(stop), _)) => stop,
+        }
+    };
+    match failed {
+        BodyStop::Reset => Outcome::ResetEarly,
+        // If the response had begun, this fails and h2 resets the stream.
+        BodyStop::Refuse(status, text) => refuse(&mut respond, status, text, cfg).await,
+    }
+}
+
+/// Calls the service and sends its response, unless the client resets the stream first.
+async fn answer<S: Service>(
+    service: &S,
+    req: Request,
+    respond: &mut SendResponse<Bytes>,
+    is_head: bool,
+    cfg: &H2Config,
+) -> Outcome {
     // Boxed: the application's future is large, and a stream future is moved into the
     // connection's set of streams; keeping it small makes that move cheap.
-    let Some(resp) = unless_reset(Box::pin(service.call(req)), &mut respond).await else {
+    let Some(resp) = unless_reset(Box::pin(service.call(req)), respond).await else {
         return Outcome::ResetEarly;
     };
-    send_response(&mut respond, resp, is_head, cfg).await;
+    send_response(respond, resp, is_head, cfg).await;
     Outcome::Answered
 }
 
@@ -93,25 +141,34 @@ async fn refuse(
     }
 }
 
-/// Reads the whole body into memory or, past the spool threshold, an unlinked file.
-/// Flow-control capacity is given back as bytes arrive, so the client's window reopens
-/// while the body is stored.
-async fn read_body(
-    recv: &mut RecvStream,
+/// Refuses a body declared too large before a byte of it is read (and before inviting it
+/// with 100), else answers `expect: 100-continue`.
+fn begin_body(
     respond: &mut SendResponse<Bytes>,
     head: &Head,
     cfg: &H2Config,
-) -> Result<RequestBody, BodyStop> {
-    let too_large = BodyStop::Refuse(413, "request body too large\n");
+) -> Result<(), BodyStop> {
     if head.content_length.is_some_and(|n| n > cfg.max_body_size) {
-        // Refused before a byte of it is read (and before inviting it with 100).
-        return Err(too_large);
+        return Err(too_large());
     }
     if head.expect_continue {
         let mut cont = http::Response::new(());
         *cont.status_mut() = http::StatusCode::CONTINUE;
         let _ = respond.send_informational(cont);
     }
+    Ok(())
+}
+
+fn too_large() -> BodyStop {
+    BodyStop::Refuse(413, "request body too large\n")
+}
+
+/// Reads the whole body into memory or, past the spool threshold, an unlinked file.
+async fn read_body(
+    recv: &mut RecvStream,
+    head: &Head,
+    cfg: &H2Config,
+) -> Result<RequestBody, BodyStop> {
     let mut sink = BodySink::new(&cfg.spool, head.content_length);
     if head
         .content_length
@@ -119,28 +176,39 @@ async fn read_body(
     {
         sink.start_file().map_err(spool_failed)?;
     }
+    read_body_into(recv, &mut sink, cfg).await?;
+    sink.finish().await.map_err(spool_failed)
+}
+
+/// Moves the body's DATA into `target`. Flow-control capacity is given back as each
+/// frame is taken, so the client's window reopens as fast as the target accepts bytes
+/// (a full pipe to a busy application holds it shut).
+async fn read_body_into<T: BodyTarget>(
+    recv: &mut RecvStream,
+    target: &mut T,
+    cfg: &H2Config,
+) -> Result<(), BodyStop> {
     loop {
         let deadline = Instant::now() + cfg.body_timeout;
         match race(recv.data(), deadline, None).await {
             Raced::Done(Some(Ok(chunk))) => {
                 let _ = recv.flow_control().release_capacity(chunk.len());
-                if sink.len() + chunk.len() as u64 > cfg.max_body_size {
-                    return Err(too_large);
+                if target.len() + chunk.len() as u64 > cfg.max_body_size {
+                    return Err(too_large());
                 }
-                sink.extend(&chunk);
-                sink.spill().await.map_err(spool_failed)?;
+                target.extend(&chunk);
+                target.spill().await.map_err(spool_failed)?;
             }
             Raced::Done(Some(Err(e))) => {
                 tracing::debug!(error = %e, "request body ended by the client");
                 return Err(BodyStop::Reset);
             }
-            Raced::Done(None) => break,
+            Raced::Done(None) => return Ok(()),
             Raced::TimedOut | Raced::Shutdown => {
                 return Err(BodyStop::Refuse(408, "request timeout\n"))
             }
         }
     }
-    sink.finish().await.map_err(spool_failed)
 }
 
 fn spool_failed(e: std::io::Error) -> BodyStop {

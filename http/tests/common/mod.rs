@@ -244,8 +244,21 @@ impl Service for TestService {
                 RequestBody::Empty => "empty",
                 RequestBody::Memory(_) => "memory",
                 RequestBody::File { .. } => "file",
+                RequestBody::Stream(_) => "stream",
             };
-            let body = req.body.to_bytes().unwrap();
+            let body = match req.body {
+                // Read as an application would: on a thread of its own, while this core
+                // goes on feeding the pipe.
+                RequestBody::Stream(r) => {
+                    let reader =
+                        std::thread::spawn(move || RequestBody::Stream(r).to_bytes().unwrap());
+                    while !reader.is_finished() {
+                        monoio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    }
+                    reader.join().unwrap()
+                }
+                ref other => other.to_bytes().unwrap(),
+            };
             let sum = body.iter().fold(0u32, |acc, &b| {
                 acc.wrapping_mul(31).wrapping_add(u32::from(b))
             });
