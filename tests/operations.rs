@@ -384,6 +384,37 @@ fn access_log_lines_for_php_static_404_and_streams() {
 }
 
 #[test]
+fn sighup_reopens_the_access_log_after_rotation() {
+    let dir = site();
+    let log_file = dir.path().join("access.log");
+    let rotated = dir.path().join("access.log.1");
+    let s = TestServer::builder(dir.path())
+        .env("ACCESS_LOG", "1")
+        .env("ACCESS_LOG_FILE", &log_file)
+        .start();
+    let addr = s.addr();
+    let lines_of = |f: &std::path::Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(f)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| json(l.as_bytes()))
+            .collect()
+    };
+    assert_eq!(get(&addr, "/plain.txt?before", &[]).status, 200);
+    eventually("the first line", || lines_of(&log_file).len() == 1);
+    // What logrotate does: move the file away, then signal the server.
+    std::fs::rename(&log_file, &rotated).unwrap();
+    s.signal("HUP");
+    eventually("the reopen", || s.log().contains("access log reopened"));
+    assert_eq!(get(&addr, "/plain.txt?after", &[]).status, 200);
+    eventually("a line in the new file", || lines_of(&log_file).len() == 1);
+    assert_eq!(lines_of(&log_file)[0]["query"], "after");
+    let old = lines_of(&rotated);
+    assert_eq!(old.len(), 1, "{old:?}");
+    assert_eq!(old[0]["query"], "before");
+}
+
+#[test]
 fn error_pages_html_for_browsers_plain_text_otherwise() {
     let dir = site();
     let pages = tempfile::tempdir().unwrap();

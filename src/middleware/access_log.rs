@@ -12,7 +12,7 @@ use std::fs::OpenOptions;
 use std::future::poll_fn;
 use std::io::{self, Write};
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -38,6 +38,8 @@ enum Msg {
     /// Lines, and where to give the emptied buffer back (the core that filled it reuses
     /// it: no allocation per batch, and no buffer freed on another thread).
     Batch(Vec<u8>, Arc<ArrayQueue<Vec<u8>>>),
+    /// Open the file again (SIGHUP, after logrotate moved it away).
+    Reopen,
     Stop,
 }
 
@@ -49,23 +51,40 @@ pub struct AccessLogWriter {
     tx: SyncSender<Msg>,
     thread: JoinHandle<()>,
     dropped: Arc<AtomicU64>,
+    /// Writing to a file (not standard output), which SIGHUP reopens.
+    to_file: bool,
 }
 
 impl AccessLogWriter {
     /// Opens the target (appending) and starts the writer thread.
     pub fn start(path: Option<&Path>) -> io::Result<AccessLogWriter> {
         let out: Box<dyn Write + Send> = match path {
-            Some(p) => Box::new(OpenOptions::new().create(true).append(true).open(p)?),
+            Some(p) => Box::new(open_append(p)?),
             None => Box::new(io::stdout()),
         };
+        let path = path.map(Path::to_path_buf);
+        let to_file = path.is_some();
         let (tx, rx) = sync_channel(QUEUE_BATCHES);
         let thread = std::thread::Builder::new()
             .name("access-log".into())
-            .spawn(move || write_loop(rx, out))?;
+            .spawn(move || write_loop(rx, out, path))?;
         Ok(AccessLogWriter {
             tx,
             thread,
             dropped: Arc::new(AtomicU64::new(0)),
+            to_file,
+        })
+    }
+
+    /// Something that asks the writer to reopen its file (for the SIGHUP handler); None
+    /// when it writes to standard output.
+    pub fn reopener(&self) -> Option<impl Fn() + Send + 'static> {
+        let tx = self.tx.clone();
+        self.to_file.then_some(move || {
+            // Queued behind the lines already handed over, which go to the old file.
+            if tx.try_send(Msg::Reopen).is_err() {
+                tracing::warn!("access log writer is behind; not reopening its file now");
+            }
         })
     }
 
@@ -109,10 +128,30 @@ impl AccessLogWriter {
     }
 }
 
-fn write_loop(rx: Receiver<Msg>, mut out: Box<dyn Write + Send>) {
+fn open_append(path: &Path) -> io::Result<std::fs::File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+fn write_loop(rx: Receiver<Msg>, mut out: Box<dyn Write + Send>, path: Option<PathBuf>) {
     let mut failed = false;
     while let Ok(msg) = rx.recv() {
         match msg {
+            Msg::Reopen => {
+                let Some(path) = &path else { continue };
+                let _ = out.flush();
+                match open_append(path) {
+                    Ok(f) => {
+                        out = Box::new(f);
+                        failed = false;
+                        tracing::info!(path = %path.display(), "SIGHUP: access log reopened");
+                    }
+                    Err(e) => tracing::error!(
+                        path = %path.display(),
+                        error = %e,
+                        "SIGHUP: cannot reopen the access log; writing to the old file"
+                    ),
+                }
+            }
             Msg::Batch(mut data, back) => {
                 if let Err(e) = out.write_all(&data) {
                     if !failed {

@@ -265,6 +265,13 @@ pub struct Operations {
 }
 
 impl Operations {
+    /// What SIGHUP should do for the operations layer: reopen the access log file.
+    pub fn on_sighup(&self) -> Option<Box<dyn Fn() + Send>> {
+        let guard = self.access_log.lock().unwrap_or_else(|e| e.into_inner());
+        let reopen = guard.as_ref()?.reopener()?;
+        Some(Box::new(reopen))
+    }
+
     /// Sets up what the configuration turns on. `cores`: how many chains will be built.
     pub fn start(
         cfg: &Config,

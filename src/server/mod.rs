@@ -195,6 +195,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
         signals,
         Arc::clone(&stop),
         tls.map(|t| (t, Arc::clone(&cfg))),
+        ops.on_sighup(),
     )?;
     if let (Some(listener), Some(metrics)) = (internal, &ops.metrics) {
         let addr = listener

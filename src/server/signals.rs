@@ -33,11 +33,12 @@ pub fn block() -> Result<Blocked, String> {
 }
 
 /// `tls`: the certificate holder SIGHUP reloads (and the configuration, to name the
-/// variables in error lines).
+/// variables in error lines); `reopen_log`: what SIGHUP also does to the access log.
 pub fn spawn_handler(
     blocked: Blocked,
     stop: Arc<StopSignal>,
     tls: Option<(Arc<TlsAcceptor>, Arc<Config>)>,
+    reopen_log: Option<Box<dyn Fn() + Send>>,
 ) -> Result<JoinHandle<()>, String> {
     let fd = SignalFd::new(&blocked.0).map_err(|e| format!("signalfd: {e}"))?;
     std::thread::Builder::new()
@@ -59,17 +60,26 @@ pub fn spawn_handler(
                         super::sd_notify::stopping("draining connections");
                         stop.trigger();
                     }
-                    Ok(Signal::SIGHUP) => match &tls {
-                        None => tracing::info!("SIGHUP: nothing to reload"),
-                        // New handshakes use the new certificate; open connections keep theirs.
-                        Some((acceptor, cfg)) => match acceptor.reload() {
-                            Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
-                            Err(e) => tracing::error!(
-                                "SIGHUP: TLS certificate not reloaded, keeping the old one: {}",
-                                cfg.tls_error_line(&e)
-                            ),
-                        },
-                    },
+                    Ok(Signal::SIGHUP) => {
+                        if let Some(reopen) = &reopen_log {
+                            reopen();
+                        }
+                        match &tls {
+                            None if reopen_log.is_none() => {
+                                tracing::info!("SIGHUP: nothing to reload")
+                            }
+                            None => {}
+                            // New handshakes use the new certificate; open connections
+                            // keep theirs.
+                            Some((acceptor, cfg)) => match acceptor.reload() {
+                                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                                Err(e) => tracing::error!(
+                                    "SIGHUP: TLS certificate not reloaded, keeping the old one: {}",
+                                    cfg.tls_error_line(&e)
+                                ),
+                            },
+                        }
+                    }
                     _ => {}
                 },
                 Ok(None) => {}
