@@ -256,6 +256,14 @@ pub struct Config {
     /// W3C Trace Context (traceparent), X-Request-ID and $_SERVER TRACE_ID, SPAN_ID, PARENT_SPAN_ID when 1.
     #[arg(long, env = "TRACE_CONTEXT", action = ArgAction::Set, value_parser = parse_bool, default_value = "0")]
     pub trace_context: bool,
+
+    /// Proxies whose client-address header is believed: IP addresses and CIDR ranges, comma-separated (e.g. 10.0.0.0/8,::1) [default: none, the TCP peer is the client].
+    #[arg(long, env = "TRUSTED_PROXIES", value_parser = parse_trusted_proxies)]
+    pub trusted_proxies: Option<TrustedProxies>,
+
+    /// The header a trusted proxy names the client in (X-Forwarded-For, or e.g. X-Real-IP).
+    #[arg(long, env = "REAL_IP_HEADER", default_value = "X-Forwarded-For", value_parser = parse_header_name)]
+    pub real_ip_header: String,
 }
 
 impl Config {
@@ -537,6 +545,36 @@ fn parse_cpus(s: &str) -> Result<CpuList, String> {
     cpu_set::parse(s).map(CpuList)
 }
 
+/// Trusted proxy networks (one value: clap would read a bare Vec as repeated values).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+fn parse_trusted_proxies(s: &str) -> Result<TrustedProxies, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!("expected IP addresses or CIDR ranges like 10.0.0.0/8,::1 (not {p:?})")
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(TrustedProxies)
+}
+
+fn parse_header_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("expected a header name like X-Forwarded-For".into())
+    }
+}
+
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
     s.parse()
         .map_err(|_| "expected an address like 0.0.0.0:8080 or [::]:8080".to_string())
@@ -744,6 +782,24 @@ mod tests {
             e.starts_with("EXECUTOR (--executor)=\"java\": expected one of php, stub"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn trusted_proxies_and_header() {
+        let c = parse(&["--trusted-proxies", "10.0.0.0/8, ::1,192.168.1.7"]).unwrap();
+        let nets = c.trusted_proxies.unwrap().0;
+        assert_eq!(nets.len(), 3);
+        assert!(nets[2].contains(&"192.168.1.7".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(c.real_ip_header, "X-Forwarded-For");
+        let e = parse(&["--trusted-proxies", "10.0.0.0/33"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("TRUSTED_PROXIES"), "{e}");
+        assert!(!e.contains('\n'));
+        let e = parse(&["--real-ip-header", "X Bad"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("REAL_IP_HEADER"), "{e}");
     }
 
     #[test]

@@ -384,6 +384,60 @@ fn access_log_lines_for_php_static_404_and_streams() {
 }
 
 #[test]
+fn trusted_proxy_names_the_client_for_php_rate_limit_and_log() {
+    let dir = site();
+    let log_file = dir.path().join("access.log");
+    let s = TestServer::builder(dir.path())
+        .env("TRUSTED_PROXIES", "127.0.0.1/32, ::1")
+        .env("RATE_LIMIT", "1")
+        .env("ACCESS_LOG", "1")
+        .env("ACCESS_LOG_FILE", &log_file)
+        .start();
+    let addr = s.addr();
+    // The edge proxy appended the real client after what the client claimed.
+    let xff = [("X-Forwarded-For", "6.6.6.6, 203.0.113.50")];
+    let r = get(&addr, "/remote.php", &xff);
+    assert_eq!((r.status, r.body_str().as_str()), (200, "203.0.113.50"));
+    // The limit is the client's, not the proxy's: another client still gets through,
+    // the same one is refused.
+    let other = get(&addr, "/remote.php", &[("X-Forwarded-For", "198.51.100.7")]);
+    assert_eq!(
+        (other.status, other.body_str().as_str()),
+        (200, "198.51.100.7")
+    );
+    assert_eq!(get(&addr, "/remote.php", &xff).status, 429);
+    // Without the header the peer itself is the client.
+    assert_eq!(get(&addr, "/remote.php", &[]).body_str(), "127.0.0.1");
+    let mut ips = Vec::new();
+    eventually("four access log lines", || {
+        ips = std::fs::read_to_string(&log_file)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| json(l.as_bytes())["ip"].as_str().unwrap_or("").to_string())
+            .collect();
+        ips.len() >= 4
+    });
+    assert_eq!(
+        ips,
+        ["203.0.113.50", "198.51.100.7", "203.0.113.50", "127.0.0.1"]
+    );
+}
+
+#[test]
+fn an_untrusted_peer_cannot_choose_its_address() {
+    let dir = site();
+    let s = TestServer::builder(dir.path())
+        .env("TRUSTED_PROXIES", "10.0.0.0/8")
+        .start();
+    let r = get(
+        &s.addr(),
+        "/remote.php",
+        &[("X-Forwarded-For", "203.0.113.50")],
+    );
+    assert_eq!(r.body_str(), "127.0.0.1");
+}
+
+#[test]
 fn sighup_reopens_the_access_log_after_rotation() {
     let dir = site();
     let log_file = dir.path().join("access.log");

@@ -8,6 +8,7 @@
 //!
 //! | priority | middleware | request flow | response flow |
 //! |---|---|---|---|
+//! | -10 | real IP | client address from a trusted proxy's header | — |
 //! | 0 | access log | captures path, agent, referer | writes the line (streams: at their end) |
 //! | 5 | metrics | counts body bytes in | counts by method/status, durations, bytes out |
 //! | 10 | trace context | traceparent, X-Request-ID | traceparent, X-Request-ID |
@@ -21,6 +22,7 @@ pub mod compression;
 pub mod error_pages;
 pub mod metrics;
 pub mod rate_limit;
+pub mod real_ip;
 pub mod static_cache;
 pub mod trace;
 
@@ -262,6 +264,8 @@ pub struct Operations {
     compression: Option<compression::CompressionConfig>,
     static_cache_ttl: Option<Duration>,
     trace: bool,
+    /// Trusted proxy networks and the header they name the client in.
+    real_ip: Option<(Vec<ipnet::IpNet>, String)>,
 }
 
 impl Operations {
@@ -317,6 +321,11 @@ impl Operations {
                 .then(|| compression::CompressionConfig::from_config(cfg)),
             static_cache_ttl: cfg.static_cache_ttl(),
             trace: cfg.trace_context,
+            real_ip: cfg
+                .trusted_proxies
+                .as_ref()
+                .filter(|t| !t.0.is_empty())
+                .map(|t| (t.0.clone(), cfg.real_ip_header.clone())),
         })
     }
 
@@ -330,6 +339,7 @@ impl Operations {
             compression: None,
             static_cache_ttl: None,
             trace: false,
+            real_ip: None,
         }
     }
 
@@ -341,6 +351,12 @@ impl Operations {
     /// starts its flush task there).
     pub fn chain_for_core(&self, core: usize, router: &Rc<Router>) -> Chain {
         let mut items: Vec<Box<dyn Middleware>> = Vec::new();
+        if let Some((trusted, header)) = &self.real_ip {
+            items.push(Box::new(real_ip::RealIp::new(
+                trusted.clone(),
+                header.clone(),
+            )));
+        }
         if let Some(w) = self
             .access_log
             .lock()
