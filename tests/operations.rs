@@ -964,6 +964,38 @@ fn trace_context_round_trip() {
 }
 
 #[test]
+fn scripts_still_running_at_the_drain_timeout_are_stopped() {
+    let dir = site();
+    let mark = dir.path().join("running");
+    let mut s = TestServer::builder(dir.path())
+        .env("DRAIN_TIMEOUT_SECS", "1")
+        .env("REQUEST_TIMEOUT", "0")
+        // Without the drain deadline this script would hold the exit for ten minutes.
+        .env("PHP_INI_MAX_EXECUTION_TIME", "600")
+        .start();
+    let addr = s.addr();
+    let url = format!("/forever.php?mark={}", mark.display());
+    let client = std::thread::spawn(move || {
+        let mut c = ResponseReader::connect(&addr);
+        c.send(&build_request(&addr, "GET", &url, &[], b""));
+        // The drain timeout closes the connection: no response.
+        assert!(c.try_read_final(false).is_err());
+    });
+    eventually("the script running", || mark.exists());
+    s.signal("TERM");
+    let status = s.wait(Duration::from_secs(60));
+    assert!(status.is_some(), "the server did not exit");
+    assert!(status.unwrap().success(), "{:?}", status);
+    assert!(
+        s.log()
+            .contains("drain timeout: stopping running PHP scripts"),
+        "{}",
+        s.log()
+    );
+    client.join().unwrap();
+}
+
+#[test]
 fn graceful_shutdown_finishes_50_in_flight_requests() {
     let dir = site();
     let mut s = TestServer::builder(dir.path())

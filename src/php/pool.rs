@@ -55,6 +55,8 @@ struct Lane {
 pub(crate) struct PoolShared {
     lanes: Vec<Lane>,
     shutdown: AtomicBool,
+    /// Past the shutdown deadline: queued jobs are no longer run.
+    abandon: AtomicBool,
     pub(crate) cfg: PoolConfig,
     pub(crate) stats: PoolStats,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -81,6 +83,7 @@ impl WorkerPool {
                 })
                 .collect(),
             shutdown: AtomicBool::new(false),
+            abandon: AtomicBool::new(false),
             cfg,
             stats: PoolStats::default(),
             threads: Mutex::new(Vec::new()),
@@ -141,6 +144,15 @@ impl WorkerPool {
         }
     }
 
+    fn all_finished(&self) -> bool {
+        self.shared
+            .threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .all(|h| h.is_finished())
+    }
+
     pub fn queue_len(&self) -> usize {
         self.shared.lanes.iter().map(|l| l.queue.len()).sum()
     }
@@ -163,10 +175,32 @@ impl WorkerPool {
 
     /// Lets queued jobs finish, then stops and joins every worker.
     pub fn shutdown(&self) {
+        self.shutdown_by(None);
+    }
+
+    /// Like `shutdown`, but at `deadline` queued jobs are dropped and running scripts are
+    /// stopped as by their max_execution_time, so the process ends soon after it.
+    pub fn shutdown_by(&self, deadline: Option<std::time::Instant>) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
         for l in &self.shared.lanes {
             let _guard = l.lock.lock().unwrap_or_else(|e| e.into_inner());
             l.wake.notify_all();
+        }
+        if let Some(deadline) = deadline {
+            while !self.all_finished() {
+                if std::time::Instant::now() >= deadline {
+                    self.shared.abandon.store(true, Ordering::SeqCst);
+                    let stopped = super::watchdog::expire_all();
+                    let queued = self.queue_len();
+                    tracing::warn!(
+                        stopped,
+                        queued,
+                        "drain timeout: stopping running PHP scripts, dropping queued requests"
+                    );
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
         }
         loop {
             let handle = self
@@ -201,6 +235,9 @@ impl PoolShared {
     pub(crate) fn next_job(&self, lane: usize) -> Option<Job> {
         let own = &self.lanes[lane];
         loop {
+            if self.abandon.load(Ordering::SeqCst) {
+                return None;
+            }
             if let Some(job) = self.take(lane) {
                 return Some(job);
             }

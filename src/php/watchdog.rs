@@ -96,6 +96,28 @@ pub(crate) fn unregister_thread() {
         .retain(|s| !Arc::ptr_eq(s, &slot));
 }
 
+/// Makes every running request's max_execution_time expire now (shutdown past its
+/// drain deadline): each such script ends with PHP's timeout error at the watchdog's
+/// next tick. Scripts without a time limit (max_execution_time=0) are not touched.
+/// Returns how many were stopped; 0 without the external-timer patch.
+pub fn expire_all() -> usize {
+    let Some(w) = WATCHDOG.get() else { return 0 };
+    let now = Instant::now();
+    let mut n = 0;
+    for slot in w.slots.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let mut armed = slot.armed.lock().unwrap_or_else(|e| e.into_inner());
+        if armed.deadline.is_some() {
+            armed.deadline = Some(now);
+            n += 1;
+        }
+    }
+    if n > 0 {
+        w.idle.store(false, Ordering::SeqCst);
+        w.thread.unpark();
+    }
+    n
+}
+
 #[no_mangle]
 pub extern "C" fn uring_rs_timer_set(seconds: i64) {
     SLOT.with(|s| {

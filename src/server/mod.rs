@@ -85,7 +85,11 @@ pub fn run(cfg: Config) -> Result<(), String> {
     };
 
     // Whatever happens from here, PHP's threads stop before the engine does.
-    let php = PhpRuntime { pool, engine };
+    let php = PhpRuntime {
+        pool,
+        engine,
+        stop_by: None,
+    };
     let pool = php.pool.clone();
 
     // Operations: middleware state shared by the cores.
@@ -222,6 +226,10 @@ pub fn run(cfg: Config) -> Result<(), String> {
     join_all(threads);
     ops.finish();
     tracing::info!("connections drained; stopping PHP workers");
+    // Scripts still running (work after fastcgi_finish_request(), or requests whose
+    // connections the drain timeout closed) get what is left of the drain window.
+    let mut php = php;
+    php.stop_by = stop.triggered_at().map(|t| t + cfg.drain_timeout_secs);
     drop(php);
     drop(signal_thread);
     tracing::info!("stopped");
@@ -240,12 +248,14 @@ fn join_all(threads: Vec<std::thread::JoinHandle<()>>) {
 struct PhpRuntime {
     pool: Option<WorkerPool>,
     engine: Option<Engine>,
+    /// When scripts still running at shutdown are stopped (the drain deadline).
+    stop_by: Option<Instant>,
 }
 
 impl Drop for PhpRuntime {
     fn drop(&mut self) {
         if let Some(pool) = &self.pool {
-            pool.shutdown();
+            pool.shutdown_by(self.stop_by);
         }
         self.engine.take();
     }

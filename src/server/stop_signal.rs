@@ -3,17 +3,21 @@
 
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::task::{Poll, Waker};
+use std::time::Instant;
 
 #[derive(Default)]
 pub struct StopSignal {
     stopped: AtomicBool,
     wakers: Mutex<Vec<Waker>>,
+    /// When the first trigger came: the drain timeout counts from here.
+    at: OnceLock<Instant>,
 }
 
 impl StopSignal {
     pub fn trigger(&self) {
+        let _ = self.at.set(Instant::now());
         self.stopped.store(true, Ordering::SeqCst);
         for w in self
             .wakers
@@ -23,6 +27,11 @@ impl StopSignal {
         {
             w.wake();
         }
+    }
+
+    /// When the stop was triggered, if it was.
+    pub fn triggered_at(&self) -> Option<Instant> {
+        self.at.get().copied()
     }
 
     pub fn is_triggered(&self) -> bool {
