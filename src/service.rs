@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use bytes::Bytes;
+use uring_http::redirect::HttpsRedirect;
 use uring_http::{Body, Headers, Method, Request, Response, Service};
 
 use crate::middleware::{Chain, RequestCtx, RouteKind};
@@ -25,6 +26,9 @@ pub struct AppService {
     pub executor: Executor,
     /// The middleware of this core (empty when every feature is off).
     pub chain: Chain,
+    /// REDIRECT_HTTP_TO_HTTPS: plain-HTTP requests get this redirect instead of the site
+    /// (inside the chain, so they are logged, counted and rate-limited like the rest).
+    pub redirect_plain: Option<HttpsRedirect>,
 }
 
 fn allowed(m: &Method) -> bool {
@@ -83,6 +87,11 @@ impl AppService {
 
     /// Answers the request; notes in `ctx` (when there is a chain) what answered it.
     async fn handle(&self, req: Request, ctx: Option<&mut RequestCtx>) -> Response {
+        if let Some(redirect) = &self.redirect_plain {
+            if !req.tls {
+                return redirect.call(req).await;
+            }
+        }
         if !allowed(&req.method) {
             let mut r = Response::text(405, "Method Not Allowed\n");
             r.headers

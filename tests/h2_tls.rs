@@ -256,7 +256,17 @@ fn redirect_http_to_https() {
     let site = site();
     let certs = tempfile::tempdir().unwrap();
     let (c, k) = write_pair(certs.path(), "site", "redirect");
-    let s = start_tls(site.path(), &c, &k, &[("REDIRECT_HTTP_TO_HTTPS", "1")]);
+    let log = certs.path().join("access.log");
+    let s = start_tls(
+        site.path(),
+        &c,
+        &k,
+        &[
+            ("REDIRECT_HTTP_TO_HTTPS", "1"),
+            ("ACCESS_LOG", "1"),
+            ("ACCESS_LOG_FILE", log.to_str().unwrap()),
+        ],
+    );
     let tls_port = s.https.rsplit(':').next().unwrap().to_string();
     let plain = s.server.addr();
     let w = ["-o", "/dev/null", "-w", "%{http_code} %{redirect_url}"];
@@ -283,6 +293,24 @@ fn redirect_http_to_https() {
     // The TLS port serves the site.
     let (body, _) = curl(&["-k", &format!("https://{}/hello.php", s.https)]);
     assert_eq!(text(&body), "Hello, World!");
+    // Redirects pass the middleware like any answer: the access log has all three.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if lines.len() >= 3 || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    let seen: Vec<(i64, bool)> = lines
+        .iter()
+        .map(|l| (l["status"].as_i64().unwrap(), l["tls"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(seen, [(301, false), (308, false), (200, true)]);
 }
 
 #[test]

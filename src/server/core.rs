@@ -111,13 +111,13 @@ pub fn run(
             _ => service::Executor::Stub,
         };
         let chain = shared.ops.chain_for_core(index, &router);
-        let service = Rc::new(AppService { router, static_files: StaticFiles::new(), executor, chain });
+        let redirect_plain = shared.redirect_to_https.map(|https_port| HttpsRedirect { https_port });
+        let service = Rc::new(AppService { router, static_files: StaticFiles::new(), executor, chain, redirect_plain });
         // Open connections per core and listener, for /metrics (None when metrics are off).
         let conn_metrics = shared.ops.core_metrics(index);
         let conn_cfg = Rc::new(ConnConfig { h1: shared.h1.clone(), h2: shared.h2.clone() });
         let shutdown = Shutdown::new();
         let live = Rc::new(Cell::new(0usize));
-        let redirect = shared.redirect_to_https.map(|https_port| Rc::new(HttpsRedirect { https_port }));
         if let Some((tls_listener, tls)) = tls_listener {
             let (service, conn_cfg, shutdown, live, shared) =
                 (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), Rc::clone(&live), Arc::clone(&shared));
@@ -159,17 +159,13 @@ pub fn run(
                         let _ = stream.set_nodelay(true);
                         let local = stream.local_addr().unwrap_or(peer);
                         let info = ConnInfo { remote_addr: peer, local_addr: local, tls: false };
-                        let (service, conn_cfg, shutdown, redirect, guard) =
-                            (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), redirect.clone(), Live::enter(&live));
+                        let (service, conn_cfg, shutdown, guard) =
+                            (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), Live::enter(&live));
                         let counted = conn_metrics.as_ref().map(|m| m.conn_guard(ConnProto::Http));
                         monoio::spawn(async move {
                             let _guard = (guard, counted);
                             // HTTP/1.1, or HTTP/2 by prior knowledge (h2c).
-                            let served = match &redirect {
-                                Some(r) => serve_conn(stream, &**r, &conn_cfg, info, &shutdown).await,
-                                None => serve_conn(stream, &*service, &conn_cfg, info, &shutdown).await,
-                            };
-                            if let Err(e) = served {
+                            if let Err(e) = serve_conn(stream, &*service, &conn_cfg, info, &shutdown).await {
                                 tracing::debug!(error = %e, %peer, "connection ended with an error");
                             }
                         });
