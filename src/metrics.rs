@@ -112,6 +112,9 @@ pub struct CoreMetrics {
     pub php_duration: Histogram,
     conns_opened: [Counter; 2],
     conns_closed: [Counter; 2],
+    /// Of those, connections that speak HTTP/2 (h2 by ALPN, or h2c).
+    http2_opened: Counter,
+    http2_closed: Counter,
     pub bytes_in: Counter,
     pub bytes_out: Counter,
     pub rate_limited: Counter,
@@ -134,6 +137,15 @@ impl CoreMetrics {
     /// A connection ended (same core).
     pub fn conn_closed(&self, proto: ConnProto) {
         self.conns_closed[proto as usize].inc();
+    }
+
+    /// A connection of this core turned to HTTP/2 (`true`) or that connection ended.
+    pub fn http2_connection(&self, open: bool) {
+        if open {
+            self.http2_opened.inc();
+        } else {
+            self.http2_closed.inc();
+        }
     }
 
     /// Counts the connection open until the guard is dropped.
@@ -342,6 +354,30 @@ impl Metrics {
             }
         }
 
+        header(
+            o,
+            "uring_php_http2_connections_total",
+            "counter",
+            "Connections that spoke HTTP/2 (h2 by ALPN, or h2c), by core.",
+        )?;
+        for (i, c) in self.cores.iter().enumerate() {
+            writeln!(
+                o,
+                "uring_php_http2_connections_total{{core=\"{i}\"}} {}",
+                c.http2_opened.get()
+            )?;
+        }
+        header(
+            o,
+            "uring_php_open_http2_connections",
+            "gauge",
+            "Open connections speaking HTTP/2 (part of uring_php_open_connections), by core.",
+        )?;
+        for (i, c) in self.cores.iter().enumerate() {
+            let open = c.http2_opened.get().saturating_sub(c.http2_closed.get());
+            writeln!(o, "uring_php_open_http2_connections{{core=\"{i}\"}} {open}")?;
+        }
+
         if let Some(pool) = &self.pool {
             let s = pool.stats();
             let busy = s.busy.load(Ordering::Relaxed) as u64;
@@ -473,9 +509,11 @@ mod tests {
         m.core(1).duration.observe_us(60_000_000);
         {
             let _g = m.core(1).conn_guard(ConnProto::Tls);
-            assert!(m
-                .render()
-                .contains("uring_php_open_connections{core=\"1\",protocol=\"tls\"} 1"));
+            m.core(1).http2_connection(true);
+            let text = m.render();
+            assert!(text.contains("uring_php_open_connections{core=\"1\",protocol=\"tls\"} 1"));
+            assert!(text.contains("uring_php_open_http2_connections{core=\"1\"} 1"));
+            m.core(1).http2_connection(false);
         }
         let text = m.render();
         assert!(
@@ -490,5 +528,7 @@ mod tests {
         assert!(text.contains("uring_php_request_duration_seconds_count 3"));
         assert!(text.contains("uring_php_open_connections{core=\"1\",protocol=\"tls\"} 0"));
         assert!(text.contains("uring_php_connections_total{core=\"1\",protocol=\"tls\"} 1"));
+        assert!(text.contains("uring_php_http2_connections_total{core=\"1\"} 1"));
+        assert!(text.contains("uring_php_open_http2_connections{core=\"1\"} 0"));
     }
 }

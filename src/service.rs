@@ -29,6 +29,8 @@ pub struct AppService {
     /// REDIRECT_HTTP_TO_HTTPS: plain-HTTP requests get this redirect instead of the site
     /// (inside the chain, so they are logged, counted and rate-limited like the rest).
     pub redirect_plain: Option<HttpsRedirect>,
+    /// This core's connection counters (None when metrics are off).
+    pub conn_metrics: Option<std::sync::Arc<crate::metrics::CoreMetrics>>,
 }
 
 fn allowed(m: &Method) -> bool {
@@ -56,6 +58,12 @@ impl Service for AppService {
         }
         let resp = self.handle(req, Some(&mut ctx)).await;
         self.chain.on_response(self.chain.len(), &mut ctx, resp)
+    }
+
+    fn http2_connection(&self, open: bool) {
+        if let Some(m) = &self.conn_metrics {
+            m.http2_connection(open);
+        }
     }
 }
 

@@ -417,9 +417,11 @@ fn trusted_proxy_names_the_client_for_php_rate_limit_and_log() {
             .collect();
         ips.len() >= 4
     });
+    // Each core writes its own lines: compare them in any order.
+    ips.sort();
     assert_eq!(
         ips,
-        ["203.0.113.50", "198.51.100.7", "203.0.113.50", "127.0.0.1"]
+        ["127.0.0.1", "198.51.100.7", "203.0.113.50", "203.0.113.50"]
     );
 }
 
@@ -812,6 +814,27 @@ fn metrics_parse_and_move_health_ready_config() {
         .iter()
         .any(|x| x.metric == "uring_php_worker_restarts_total"));
     drop(held);
+
+    // An h2c connection is counted as HTTP/2, and no longer open once curl is done.
+    let h2_before = value(&after, "uring_php_http2_connections_total", &[]);
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--http2-prior-knowledge",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version}",
+        ])
+        .arg(format!("http://{addr}/hello.php"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2");
+    eventually("the h2c connection counted and closed", || {
+        let m = scrape(&internal);
+        value(&m, "uring_php_http2_connections_total", &[]) == h2_before + 1.0
+            && value(&m, "uring_php_open_http2_connections", &[]) == 0.0
+    });
 
     let r = get(&internal, "/health", &[]);
     assert_eq!(r.status, 200);

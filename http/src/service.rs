@@ -8,4 +8,8 @@ use crate::{Request, Response};
 /// connections of that core (hence `&self` and no `Send`).
 pub trait Service {
     fn call(&self, req: Request) -> impl Future<Output = Response>;
+
+    /// A connection turned out to speak HTTP/2 (its preface and SETTINGS exchanged:
+    /// `true`), and later ended (`false`). For connection metrics; nothing by default.
+    fn http2_connection(&self, _open: bool) {}
 }

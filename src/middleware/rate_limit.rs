@@ -234,8 +234,16 @@ impl RateLimiter {
     }
 
     fn shard_of(&self, key: u128) -> usize {
-        let x = (key as u64) ^ ((key >> 64) as u64).rotate_left(29);
-        (x.wrapping_mul(self.seed) >> 58) as usize % SHARDS
+        let mut x = (key as u64) ^ ((key >> 64) as u64).rotate_left(29) ^ self.seed;
+        // splitmix64's finalizer: every key bit reaches the top bits taken below, so
+        // neighbouring addresses (a /24 of clients) spread over all shards. A bare
+        // multiply by the seed left them in a handful of shards when the seed was small.
+        x ^= x >> 30;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^= x >> 27;
+        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        (x >> 58) as usize % SHARDS
     }
 
     /// Clients tracked now.
@@ -491,6 +499,23 @@ mod tests {
         ));
         let mapped = IpAddr::V6(Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped());
         assert!(matches!(rl.check_at(mapped, 0), Decision::Limited { .. }));
+    }
+
+    #[test]
+    fn neighbouring_addresses_spread_over_the_shards_whatever_the_seed() {
+        for seed in [1u64, 3, (1 << 40) + 1, u64::MAX, 0x9e37_79b9_7f4a_7c15] {
+            let mut rl = RateLimiter::new(5, 60, 1000);
+            rl.seed = seed;
+            let used: std::collections::HashSet<usize> = (0..256u32)
+                .map(|i| rl.shard_of(client_key(v4(0xc000_0200 + i))))
+                .collect();
+            // 256 keys into 64 shards: a good hash leaves ~1.2 empty on average.
+            assert!(
+                used.len() >= 56,
+                "seed {seed:#x}: {} shards used",
+                used.len()
+            );
+        }
     }
 
     #[test]

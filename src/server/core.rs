@@ -112,9 +112,16 @@ pub fn run(
         };
         let chain = shared.ops.chain_for_core(index, &router);
         let redirect_plain = shared.redirect_to_https.map(|https_port| HttpsRedirect { https_port });
-        let service = Rc::new(AppService { router, static_files: StaticFiles::new(), executor, chain, redirect_plain });
         // Open connections per core and listener, for /metrics (None when metrics are off).
         let conn_metrics = shared.ops.core_metrics(index);
+        let service = Rc::new(AppService {
+            router,
+            static_files: StaticFiles::new(),
+            executor,
+            chain,
+            redirect_plain,
+            conn_metrics: conn_metrics.clone(),
+        });
         let conn_cfg = Rc::new(ConnConfig { h1: shared.h1.clone(), h2: shared.h2.clone() });
         let shutdown = Shutdown::new();
         let live = Rc::new(Cell::new(0usize));

@@ -69,6 +69,8 @@ where
         Raced::Done(Err(e)) => return ended(e),
         Raced::TimedOut | Raced::Shutdown => return Ok(()),
     };
+    service.http2_connection(true);
+    let _counted = Http2Counted(service);
 
     let mut streams = FuturesUnordered::new();
     let mut shutdown_signal = pin!(shutdown.triggered());
@@ -139,6 +141,15 @@ where
             Event::Closed(None) => return Ok(()),
             Event::Closed(Some(e)) => return ended(e),
         }
+    }
+}
+
+/// Tells the service the HTTP/2 connection ended, however `serve_h2` returns.
+struct Http2Counted<'a, S: Service>(&'a S);
+
+impl<S: Service> Drop for Http2Counted<'_, S> {
+    fn drop(&mut self) {
+        self.0.http2_connection(false);
     }
 }
 
