@@ -189,10 +189,12 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             self.read_body_into(framing, &mut sink).await?;
             sink.finish().await.map_err(|_| Stop::ServerError)
         });
-        match select(call, pump).await {
-            Either::Left((resp, _)) => Ok((resp, true)),
-            Either::Right((Ok(()), call)) => Ok((call.await, false)),
-            Either::Right((Err(stop), _)) => Err(stop),
+        // The body first: when the last bytes and the response are ready in the same
+        // turn, the body counts as read and the connection stays open.
+        match select(pump, call).await {
+            Either::Left((Ok(()), call)) => Ok((call.await, false)),
+            Either::Left((Err(stop), _)) => Err(stop),
+            Either::Right((resp, _)) => Ok((resp, true)),
         }
     }
 
