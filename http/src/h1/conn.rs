@@ -159,8 +159,9 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
                 Ok(true) => {}
                 Ok(false) => {
                     if !self.rbuf.is_empty() || body_unread {
-                        // The client pipelined more: drain it so the close does not
-                        // reset the connection under the response.
+                        // The client pipelined more, or sends a body nobody read: drain
+                        // it so the close does not reset the connection under the
+                        // response.
                         self.linger().await;
                     }
                     return Ok(());
