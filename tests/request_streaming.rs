@@ -7,12 +7,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::http_client::read_response;
 use common::server::TestServer;
 
 fn site() -> tempfile::TempDir {
@@ -64,36 +65,6 @@ fn wait_for_php(mark: &Path) {
     }
 }
 
-/// The body of an HTTP/1.1 response with Content-Length, read from `s`.
-fn read_response(s: &mut TcpStream) -> (String, String) {
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = s.read(&mut buf).unwrap();
-        assert!(
-            n > 0,
-            "connection closed: {}",
-            String::from_utf8_lossy(&raw)
-        );
-        raw.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&raw).to_string();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let head = text[..end].to_string();
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse().ok())?
-                })
-                .expect("content-length");
-            if raw.len() >= end + 4 + len {
-                return (head, text[end + 4..end + 4 + len].to_string());
-            }
-        }
-    }
-}
-
 #[test]
 fn http1_bodies_reach_php_while_they_arrive() {
     let site = site();
@@ -116,9 +87,12 @@ fn http1_bodies_reach_php_while_they_arrive() {
     c.write_all(first).unwrap();
     wait_for_php(&mark);
     c.write_all(rest).unwrap();
-    let (head, text) = read_response(&mut c);
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert_eq!(text, format!("{} {want} cl={}", body.len(), body.len()));
+    let r = read_response(&mut c);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.body_str(),
+        format!("{} {want} cl={}", body.len(), body.len())
+    );
 
     // Chunked, on the same (kept-alive) connection: no length to announce to PHP.
     let mark = site.path().join("mark-chunked");
@@ -139,9 +113,9 @@ fn http1_bodies_reach_php_while_they_arrive() {
     wait_for_php(&mark);
     chunk(&mut c, rest);
     c.write_all(b"0\r\n\r\n").unwrap();
-    let (head, text) = read_response(&mut c);
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert_eq!(text, format!("{} {want} cl=", body.len()));
+    let r = read_response(&mut c);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body_str(), format!("{} {want} cl=", body.len()));
 }
 
 #[test]
@@ -240,7 +214,9 @@ fn a_client_gone_mid_body_frees_the_php_worker() {
     )
     .unwrap();
     c.write_all(&body).unwrap();
-    let (head, text) = read_response(&mut c);
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(text.starts_with(&format!("{} {}", body.len(), md5_hex(&body))));
+    let r = read_response(&mut c);
+    assert_eq!(r.status, 200);
+    assert!(r
+        .body_str()
+        .starts_with(&format!("{} {}", body.len(), md5_hex(&body))));
 }

@@ -84,26 +84,28 @@ pub struct ReaderGone;
 impl BodyWriter {
     /// Queues `data`, first waiting while the pipe is full. Fails once the reader is gone.
     pub async fn send(&mut self, data: Bytes) -> Result<(), ReaderGone> {
+        let mut data = Some(data);
         poll_fn(|cx| {
             let mut st = self.shared.lock();
             if st.reader_gone {
                 return Poll::Ready(Err(ReaderGone));
             }
-            if st.buffered < PIPE_BUFFER {
-                return Poll::Ready(Ok(()));
+            if st.buffered >= PIPE_BUFFER {
+                st.writer = Some(cx.waker().clone());
+                return Poll::Pending;
             }
-            st.writer = Some(cx.waker().clone());
-            Poll::Pending
+            match data.take() {
+                Some(d) if !d.is_empty() => {
+                    st.buffered += d.len();
+                    st.chunks.push_back(d);
+                    drop(st);
+                    self.shared.readable.notify_one();
+                }
+                _ => {}
+            }
+            Poll::Ready(Ok(()))
         })
-        .await?;
-        if !data.is_empty() {
-            let mut st = self.shared.lock();
-            st.buffered += data.len();
-            st.chunks.push_back(data);
-            drop(st);
-            self.shared.readable.notify_one();
-        }
-        Ok(())
+        .await
     }
 
     /// Whether the reader went away (its result no longer matters).

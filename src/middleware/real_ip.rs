@@ -35,9 +35,8 @@ impl RealIp {
         if !self.is_trusted(req.remote_addr.ip()) {
             return None;
         }
-        let fields: Vec<&[u8]> = req.headers.get_all(&self.header).map(|v| &v[..]).collect();
         let mut found = None;
-        for field in fields.iter().rev() {
+        for field in req.headers.get_all(&self.header).rev() {
             let text = std::str::from_utf8(field).ok()?;
             for entry in text.rsplit(',') {
                 let entry = entry.trim();

@@ -116,11 +116,7 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
                 if let Err(stop) = self.begin_body(&head).await {
                     return self.stop(stop).await;
                 }
-                let declared = match framing {
-                    BodyFraming::Length(n) => Some(n),
-                    _ => None,
-                };
-                let (writer, reader) = body_pipe(declared);
+                let (writer, reader) = body_pipe(framing.declared_len());
                 (RequestBody::Stream(reader), Some(writer))
             } else {
                 match self.read_body(&head).await {

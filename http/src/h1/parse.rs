@@ -23,6 +23,16 @@ pub enum BodyFraming {
     Chunked,
 }
 
+impl BodyFraming {
+    /// The body's length when the head declares it.
+    pub fn declared_len(self) -> Option<u64> {
+        match self {
+            BodyFraming::Length(n) => Some(n),
+            BodyFraming::None | BodyFraming::Chunked => None,
+        }
+    }
+}
+
 /// A parsed, validated request head.
 #[derive(Debug)]
 pub struct Head {

@@ -29,10 +29,7 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
         }
         self.begin_body(head).await?;
         let cfg = self.cfg;
-        let declared = match head.framing {
-            BodyFraming::Length(n) => Some(n),
-            _ => None,
-        };
+        let declared = head.framing.declared_len();
         let mut sink = BodySink::new(&cfg.spool, declared);
         if declared.is_some_and(|n| n > cfg.spool.threshold as u64) {
             sink.start_file().map_err(spool_failed)?;
