@@ -55,6 +55,19 @@ CONFIGURE_FLAGS=(
   --with-pear=no
 )
 
+# mysqlnd's default socket (mysqli.default_socket, pdo_mysql.default_socket, and what
+# `localhost` means to mysqli/PDO) is compiled in. Debian's PHP uses the distro's MariaDB/
+# MySQL socket; without it WordPress's DB_HOST=localhost cannot connect. PHP_MYSQL_SOCKET
+# overrides; otherwise ask the installed client library, then fall back to Debian's path.
+mysql_socket() {
+  if [ -n "${PHP_MYSQL_SOCKET:-}" ]; then echo "$PHP_MYSQL_SOCKET"; return; fi
+  local s=""
+  command -v mysql_config >/dev/null 2>&1 && s=$(mysql_config --socket 2>/dev/null || true)
+  [ -z "$s" ] && command -v mariadb_config >/dev/null 2>&1 && s=$(mariadb_config --socket 2>/dev/null || true)
+  echo "${s:-/run/mysqld/mysqld.sock}"
+}
+CONFIGURE_FLAGS+=(--with-mysql-sock="$(mysql_socket)")
+
 BUILD_DEPS=(build-essential pkg-config autoconf bison re2c dpkg-dev xz-utils patch
   libxml2-dev libsqlite3-dev libonig-dev libicu-dev libssl-dev zlib1g-dev
   libcurl4-openssl-dev libsodium-dev libpng-dev libargon2-dev libclang-dev)
