@@ -222,10 +222,30 @@ int uring_external_timers(void)
 #endif
 }
 
+int uring_opcache_restart_hooks(void)
+{
+#ifdef ZEND_ACCEL_EVENT_SCHEDULED
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int64_t uring_opcache_force_restart_timeout(void)
+{
+    return (int64_t)zend_ini_long("opcache.force_restart_timeout",
+                                  sizeof("opcache.force_restart_timeout") - 1, 0);
+}
+
 int uring_engine_start(const char *ini_defaults, const char *ini_path, const char *ini_overrides)
 {
 #ifdef ZEND_MAX_EXECUTION_TIMER_EXTERNAL
     zend_max_execution_timer_external = uring_timer_hook;
+#endif
+#ifdef ZEND_ACCEL_EVENT_SCHEDULED
+    /* Before OPcache starts: it must never reset its memory under a running script. */
+    zend_accel_restart_observer = uring_rs_opcache_event;
+    zend_accel_quiescent = uring_rs_opcache_quiescent;
 #endif
     php_tsrm_startup();
     ZEND_TSRMLS_CACHE_UPDATE();
