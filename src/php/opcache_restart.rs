@@ -280,6 +280,10 @@ const EVENT_ACTIVATED: i32 = 3;
 /// thread that caused the event: it must not block, and it must not unwind into C.
 #[no_mangle]
 pub extern "C" fn uring_rs_opcache_event(event: i32, detail: i32) {
+    super::callbacks::guarded("opcache_event", (), || opcache_event(event, detail))
+}
+
+fn opcache_event(event: i32, detail: i32) {
     let g = gate();
     match event {
         EVENT_ACTIVATED => {
@@ -332,6 +336,11 @@ pub extern "C" fn uring_rs_opcache_event(event: i32, detail: i32) {
 /// no other request may be reading it.
 #[no_mangle]
 pub extern "C" fn uring_rs_opcache_quiescent() -> bool {
+    // A panic answers "not now": the restart waits for the next request startup.
+    super::callbacks::guarded("opcache_quiescent", false, quiescent)
+}
+
+fn quiescent() -> bool {
     let mine = SLOT.with(|s| {
         s.borrow()
             .as_ref()

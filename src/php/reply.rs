@@ -240,3 +240,72 @@ impl RequestControl {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(u64, String)>>);
+
+    impl ReplySink for Recorder {
+        fn deliver(&self, token: u64, event: ReplyEvent) {
+            let what = match event {
+                ReplyEvent::Complete(r) => format!("complete {}", r.head.status),
+                ReplyEvent::StreamStart(h) => format!("start {}", h.status),
+                ReplyEvent::Chunk(b) => format!("chunk {}", b.len()),
+                ReplyEvent::StreamEnd => "end".to_string(),
+            };
+            self.0.lock().unwrap().push((token, what));
+        }
+    }
+
+    fn reply(sink: &Arc<Recorder>) -> Reply {
+        let control = Arc::new(RequestControl::new(None, Instant::now()));
+        Reply::new(Arc::clone(sink) as Arc<dyn ReplySink>, 9, control)
+    }
+
+    fn events(sink: &Recorder) -> Vec<String> {
+        sink.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_reply_dropped_unanswered_answers_500() {
+        let sink = Arc::new(Recorder::default());
+        drop(reply(&sink));
+        assert_eq!(events(&sink), ["complete 500"]);
+        assert_eq!(sink.0.lock().unwrap()[0].0, 9);
+    }
+
+    #[test]
+    fn a_stream_dropped_midway_is_ended() {
+        let sink = Arc::new(Recorder::default());
+        let r = reply(&sink);
+        r.send(ReplyEvent::StreamStart(
+            ScriptResponse::internal_error().head,
+        ));
+        r.send(ReplyEvent::Chunk(Bytes::from_static(b"abc")));
+        drop(r);
+        assert_eq!(events(&sink), ["start 500", "chunk 3", "end"]);
+    }
+
+    #[test]
+    fn a_finished_reply_sends_nothing_more() {
+        let sink = Arc::new(Recorder::default());
+        let r = reply(&sink);
+        r.send(ReplyEvent::Complete(ScriptResponse::internal_error()));
+        drop(r);
+        let r = reply(&sink);
+        r.send(ReplyEvent::StreamStart(
+            ScriptResponse::internal_error().head,
+        ));
+        r.send(ReplyEvent::StreamEnd);
+        drop(r);
+        assert_eq!(events(&sink), ["complete 500", "start 500", "end"]);
+    }
+}

@@ -23,6 +23,11 @@ impl Drop for Respawn<'_> {
         if std::thread::panicking() {
             watchdog::unregister_thread();
             opcache_restart::unregister_thread();
+            // Callbacks never unwind through PHP (callbacks::guarded), so a panic that gets
+            // here came from the server's own code outside a PHP request: this thread's
+            // PHP context is idle and can be freed.
+            // SAFETY: this thread started its PHP context in `run` and runs no request.
+            unsafe { ffi::uring_thread_stop() };
             self.shared.stats.deaths.fetch_add(1, Ordering::Relaxed);
             self.shared.stats.alive.fetch_sub(1, Ordering::Relaxed);
             tracing::error!(
