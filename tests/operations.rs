@@ -145,26 +145,6 @@ fn get_from(local_ip: &str, addr: &str, path: &str) -> RawResponse {
     ResponseReader::new(stream).read_final(false)
 }
 
-/// The internal server's address, from the log line "internal server on http://ADDR".
-fn internal_addr(s: &TestServer) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let log = s.log();
-        if let Some(i) = log.find("internal server on http://") {
-            let rest = &log[i + "internal server on http://".len()..];
-            let end = rest
-                .find(|c: char| c == '"' || c.is_whitespace())
-                .unwrap_or(rest.len());
-            return rest[..end].to_string();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no internal server line in the log:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn scrape(internal: &str) -> prometheus_parse::Scrape {
     let r = get(internal, "/metrics", &[]);
     assert_eq!(r.status, 200);
@@ -712,7 +692,7 @@ fn metrics_parse_and_move_health_ready_config() {
         .env("PHP_INI_APP__SECRET_TOKEN", "hunter2")
         .start();
     let addr = s.addr();
-    let internal = internal_addr(&s);
+    let internal = s.internal_addr();
 
     let before = scrape(&internal);
     let get_2xx = value(
@@ -864,7 +844,7 @@ fn rate_limited_and_ready_under_a_full_queue() {
         .env("RATE_LIMIT", "2")
         .start();
     let addr = s.addr();
-    let internal = internal_addr(&s);
+    let internal = s.internal_addr();
     // From 127.0.0.2: 2 allowed, then 429s, counted.
     for _ in 0..4 {
         get_from("127.0.0.2", &addr, "/hello.php");
@@ -1027,7 +1007,7 @@ fn graceful_shutdown_finishes_50_in_flight_requests() {
         .env("DRAIN_TIMEOUT_SECS", "20")
         .start();
     let addr = s.addr();
-    let internal = internal_addr(&s);
+    let internal = s.internal_addr();
     let clients: Vec<_> = (0..50)
         .map(|_| {
             let addr = addr.clone();

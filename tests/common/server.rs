@@ -108,11 +108,17 @@ impl TestServer {
 
     /// The internal server's address (INTERNAL_ADDR), from its log line.
     pub fn internal_addr(&self) -> String {
+        self.logged_addr("internal server on http://")
+    }
+
+    /// The address the log names right after `marker` (e.g. "listening on https://"),
+    /// waiting up to 10 s for the line.
+    pub fn logged_addr(&self, marker: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let log = self.log();
-            if let Some(i) = log.find("internal server on http://") {
-                let rest = &log[i + "internal server on http://".len()..];
+            if let Some(i) = log.find(marker) {
+                let rest = &log[i + marker.len()..];
                 let end = rest
                     .find(|c: char| c == '"' || c.is_whitespace())
                     .unwrap_or(rest.len());
@@ -120,7 +126,7 @@ impl TestServer {
             }
             assert!(
                 Instant::now() < deadline,
-                "no internal server line in the log:\n{log}"
+                "no {marker:?} in the log:\n{log}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
