@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::http_client::{self, ResponseReader};
+use common::metrics::metric;
 use common::server::TestServer;
 
 /// Library files a page includes: each a namespace with a class and a function, so a
@@ -111,32 +112,16 @@ fn server(root: &Path, ini: &[(&str, &str)]) -> TestServer {
     b.start()
 }
 
-/// A value from /metrics, by its full series name (`name{labels}`).
-fn metric(internal: &str, series: &str) -> f64 {
-    let r = http_client::get(internal, "/metrics", &[]);
-    assert_eq!(r.status, 200);
-    let body = r.body_str();
-    body.lines()
-        .find_map(|l| {
-            l.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no {series} in /metrics:\n{body}"))
+fn restarts(internal: &str, reason: &str) -> f64 {
+    metric(
+        internal,
+        "uring_php_opcache_restarts_total",
+        &[("reason", reason)],
+    )
 }
 
-fn restarts(internal: &str) -> f64 {
-    ["memory", "keys", "opcache_reset"]
-        .iter()
-        .map(|r| {
-            metric(
-                internal,
-                &format!("uring_php_opcache_restarts_total{{reason=\"{r}\"}}"),
-            )
-        })
-        .sum()
+fn all_restarts(internal: &str) -> f64 {
+    metric(internal, "uring_php_opcache_restarts_total", &[])
 }
 
 /// Keep-alive clients requesting `path` until `stop`; every response must be a 200 whose
@@ -296,10 +281,7 @@ fn resets_under_load(ini: &[(&str, &str)]) {
     // Every accepted reset is performed by the time a later request starts.
     let r = http_client::get(&s.addr(), "/status.php", &[]);
     assert_eq!(r.body_str(), "on");
-    let performed = metric(
-        &internal,
-        "uring_php_opcache_restarts_total{reason=\"opcache_reset\"}",
-    );
+    let performed = restarts(&internal, "opcache_reset");
     assert!(accepted > 0, "no opcache_reset() was accepted");
     assert_eq!(
         performed, accepted as f64,
@@ -307,7 +289,11 @@ fn resets_under_load(ini: &[(&str, &str)]) {
     );
     eprintln!(
         "{served} pages, {accepted} of 200 resets accepted and performed, longest pending {} s",
-        metric(&internal, "uring_php_opcache_restart_pending_seconds_max")
+        metric(
+            &internal,
+            "uring_php_opcache_restart_pending_seconds_max",
+            &[]
+        )
     );
 }
 
@@ -340,13 +326,7 @@ fn opcache_reset_takes_effect() {
         "true"
     );
     assert_eq!(http_client::get(&s.addr(), "/v.php", &[]).body_str(), "v2");
-    assert_eq!(
-        metric(
-            &internal,
-            "uring_php_opcache_restarts_total{reason=\"opcache_reset\"}"
-        ),
-        1.0
-    );
+    assert_eq!(restarts(&internal, "opcache_reset"), 1.0);
     assert!(
         s.log().contains("OPcache restart: shared memory reset"),
         "no log line for the restart:\n{}",
@@ -461,7 +441,7 @@ echo $sum === $want ? "OK" : "BAD $sum $want";
     load.wait_for(50, &s);
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut v = 2;
-    while restarts(&internal) < 5.0 {
+    while all_restarts(&internal) < 5.0 {
         assert!(
             Instant::now() < deadline,
             "OPcache did not restart by itself 5 times; /metrics:\n{}",
@@ -479,15 +459,13 @@ echo $sum === $want ? "OK" : "BAD $sum $want";
     assert!(s.is_running(), "server died:\n{}", s.log());
     eprintln!(
         "restarts: memory {} keys {}; longest pending {} s",
+        restarts(&internal, "memory"),
+        restarts(&internal, "keys"),
         metric(
             &internal,
-            "uring_php_opcache_restarts_total{reason=\"memory\"}"
-        ),
-        metric(
-            &internal,
-            "uring_php_opcache_restarts_total{reason=\"keys\"}"
-        ),
-        metric(&internal, "uring_php_opcache_restart_pending_seconds_max")
+            "uring_php_opcache_restart_pending_seconds_max",
+            &[]
+        )
     );
 }
 
@@ -527,18 +505,14 @@ fn a_script_holding_a_restart_is_stopped_after_force_restart_timeout() {
         let r = http_client::get(&s.addr(), "/hello.php", &[]);
         assert_eq!(r.status, 200);
         assert_eq!(r.body_str(), "hello");
-        if metric(
-            &internal,
-            "uring_php_opcache_restarts_total{reason=\"opcache_reset\"}",
-        ) == 1.0
-        {
+        if restarts(&internal, "opcache_reset") == 1.0 {
             break;
         }
         assert!(Instant::now() < deadline, "the restart never happened");
     }
-    assert!(metric(&internal, "uring_php_opcache_uncached_requests_total") >= 1.0);
+    assert!(metric(&internal, "uring_php_opcache_uncached_requests_total", &[]) >= 1.0);
     assert_eq!(
-        metric(&internal, "uring_php_opcache_forced_stops_total"),
+        metric(&internal, "uring_php_opcache_forced_stops_total", &[]),
         1.0
     );
     assert!(
