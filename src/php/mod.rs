@@ -19,6 +19,8 @@ mod response_head;
 pub mod server_vars;
 pub mod watchdog;
 mod worker;
+pub mod worker_mode;
+mod worker_script;
 
 pub use context::ExecLimits;
 pub use engine::Engine;
@@ -27,3 +29,4 @@ pub use pool::{PoolConfig, WorkerPool};
 pub use reply::{Reply, ReplyEvent, ReplySink, RequestControl};
 pub use request::{Job, ScriptRequest, TraceIds};
 pub use response::{ResponseHead, ScriptBody, ScriptResponse, WorkerTiming};
+pub use worker_mode::{RestartCause, WorkerMode, WorkerScriptConfig};
