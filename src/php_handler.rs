@@ -42,7 +42,8 @@ struct WorkerLane {
 
 pub struct PhpHandler {
     submitter: LaneSubmitter,
-    worker: Option<WorkerLane>,
+    /// Boxed: most servers run without worker mode.
+    worker: Option<Box<WorkerLane>>,
     completions: Rc<Completions>,
     sink: Arc<dyn ReplySink>,
     settings: Arc<PhpSettings>,
@@ -103,11 +104,11 @@ impl PhpHandler {
 
     /// Sends the requests `route` picks to the worker-mode threads of `pool`.
     pub fn with_worker(mut self, pool: WorkerPool, route: WorkerRoute, lane: usize) -> Self {
-        self.worker = Some(WorkerLane {
+        self.worker = Some(Box::new(WorkerLane {
             submitter: LaneSubmitter::new(pool.clone(), lane),
             pool,
             route,
-        });
+        }));
         self
     }
 
