@@ -20,6 +20,7 @@
 #include "zend_exceptions.h"
 #include "zend_ini.h"
 #include "ext/standard/php_var.h"
+#include "ext/session/php_session.h"
 
 #include "uring_sapi.h"
 #include "uring_request.h"
@@ -46,6 +47,28 @@ typedef struct worker_state {
 
 static __thread worker_state ws;
 
+/* The session module's request shutdown (session written and closed, per-request state
+ * freed) keeping the save handler a script registered with session_set_save_handler():
+ * the handler object lives on in the worker, so does its registration (frameworks create
+ * their session storage, and register its handler, once per worker). */
+static void session_shutdown(zend_module_entry *m)
+{
+    zval names[PS_NUM_APIS];
+    for (int i = 0; i < PS_NUM_APIS; i++) {
+        ZVAL_COPY(&names[i], &PS(mod_user_names).names[i]);
+    }
+    zend_string *class_name = PS(mod_user_class_name) ? zend_string_copy(PS(mod_user_class_name)) : NULL;
+    m->request_shutdown_func(m->type, m->module_number);
+    for (int i = 0; i < PS_NUM_APIS; i++) {
+        zval_ptr_dtor(&PS(mod_user_names).names[i]);
+        ZVAL_COPY_VALUE(&PS(mod_user_names).names[i], &names[i]);
+    }
+    if (PS(mod_user_class_name)) {
+        zend_string_release(PS(mod_user_class_name));
+    }
+    PS(mod_user_class_name) = class_name;
+}
+
 static void module_hook(bool startup)
 {
     for (const char *const *name = per_request_modules; *name; name++) {
@@ -56,7 +79,11 @@ static void module_hook(bool startup)
         if (startup && m->request_startup_func) {
             m->request_startup_func(m->type, m->module_number);
         } else if (!startup && m->request_shutdown_func) {
-            m->request_shutdown_func(m->type, m->module_number);
+            if (strcmp(*name, "session") == 0) {
+                session_shutdown(m);
+            } else {
+                m->request_shutdown_func(m->type, m->module_number);
+            }
         }
     }
 }
@@ -164,13 +191,14 @@ static void end_request_layers(void)
 }
 
 /* Between requests output still has somewhere to go (the boot context, which logs it)
- * instead of PHP's fallback, stderr. Headers count as sent: there is nobody to send
- * them to. */
+ * instead of PHP's fallback, stderr. No headers are sent (there is nobody to send them
+ * to), yet headers_sent() stays false, as under FrankenPHP: frameworks that run code
+ * after the response (Symfony's kernel terminate, session storage) check it. */
 static void enter_idle(void)
 {
     uring_request_bind(ws.boot_ctx, ws.boot_info);
     php_output_activate();
-    SG(headers_sent) = 1;
+    SG(request_info).no_headers = 1;
     ws.idle_output = true;
 }
 

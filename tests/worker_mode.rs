@@ -320,6 +320,26 @@ fn sessions_follow_their_cookie_across_worker_requests() {
 }
 
 #[test]
+fn a_save_handler_registered_once_serves_every_later_request() {
+    let s = worker_server(1, &[]);
+    let first = get(&s.addr(), "/?action=own_handler", &[]);
+    assert_eq!(first.status, 200, "{}", first.body_str());
+    let cookie = first
+        .header_all("Set-Cookie")
+        .into_iter()
+        .find(|c| c.starts_with("PHPSESSID="))
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    for n in 2..=3 {
+        let r = get(&s.addr(), "/?action=own_handler", &[("Cookie", &cookie)]);
+        assert_eq!((r.status, r.body_str()), (200, n.to_string()));
+    }
+}
+
+#[test]
 fn streams_and_finish_request_work_inside_the_handler() {
     let s = worker_server(1, &[]);
     let r = get(&s.addr(), "/?action=stream", &[]);

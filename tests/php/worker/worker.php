@@ -74,6 +74,17 @@ $handler = static function () use ($boot, &$served) {
             $_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
             echo $_SESSION['n'];
             break;
+        case 'own_handler':
+            // A save handler registered once per worker, as frameworks register theirs.
+            static $handler = null;
+            if ($handler === null) {
+                $handler = new SessionHandler();
+                session_set_save_handler($handler, false);
+            }
+            session_start();
+            $_SESSION['n'] = ($_SESSION['n'] ?? 0) + 1;
+            echo $_SESSION['n'];
+            break;
         case 'whoami':
             echo json_encode($me);
             break;
