@@ -53,15 +53,20 @@ static __thread worker_state ws;
  * their session storage, and register its handler, once per worker). */
 static void session_shutdown(zend_module_entry *m)
 {
-    zval names[PS_NUM_APIS];
-    for (int i = 0; i < PS_NUM_APIS; i++) {
-        ZVAL_COPY(&names[i], &PS(mod_user_names).names[i]);
+    /* The handler's callables, as an array of zvals: PHP 8.2 declares them as a union with
+     * names[], 8.4 as a plain struct of the same zvals. */
+    enum { COUNT = sizeof(PS(mod_user_names)) / sizeof(zval) };
+    zval *live = (zval *)&PS(mod_user_names);
+    zval kept[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        ZVAL_COPY(&kept[i], &live[i]);
     }
     zend_string *class_name = PS(mod_user_class_name) ? zend_string_copy(PS(mod_user_class_name)) : NULL;
     m->request_shutdown_func(m->type, m->module_number);
-    for (int i = 0; i < PS_NUM_APIS; i++) {
-        zval_ptr_dtor(&PS(mod_user_names).names[i]);
-        ZVAL_COPY_VALUE(&PS(mod_user_names).names[i], &names[i]);
+    live = (zval *)&PS(mod_user_names);
+    for (int i = 0; i < COUNT; i++) {
+        zval_ptr_dtor(&live[i]);
+        ZVAL_COPY_VALUE(&live[i], &kept[i]);
     }
     if (PS(mod_user_class_name)) {
         zend_string_release(PS(mod_user_class_name));
