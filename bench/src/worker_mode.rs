@@ -142,7 +142,10 @@ fn log(dir: &Path, name: &str) -> Result<(Stdio, Stdio), String> {
 
 fn clean(cmd: &mut Command) {
     cmd.env_clear()
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .stdin(Stdio::null());
 }
 
@@ -155,11 +158,21 @@ fn ini(dir: &Path) -> Vec<(String, String)> {
         .collect();
     v.retain(|(k, _)| k != "include_path" && k != "session.save_path");
     v.push(("include_path".into(), ".:/usr/share/php".into()));
-    v.push(("session.save_path".into(), dir.join("sessions").display().to_string()));
+    v.push((
+        "session.save_path".into(),
+        dir.join("sessions").display().to_string(),
+    ));
     v
 }
 
-fn start(peer: Peer, app: &App, public: &Path, dir: &Path, workers: usize, bin: &Path) -> Result<Running, String> {
+fn start(
+    peer: Peer,
+    app: &App,
+    public: &Path,
+    dir: &Path,
+    workers: usize,
+    bin: &Path,
+) -> Result<Running, String> {
     let dir = dir.join(format!("{peer:?}").to_lowercase());
     fs::create_dir_all(dir.join("sessions")).map_err(|e| e.to_string())?;
     let port = free_port()?;
@@ -193,13 +206,22 @@ fn start(peer: Peer, app: &App, public: &Path, dir: &Path, workers: usize, bin: 
         }
         Peer::Fpm => start_fpm(public, &dir, port, workers)?,
     };
-    let r = Running { peer, addr, children };
+    let r = Running {
+        peer,
+        addr,
+        children,
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match probe::get(addr, "/hello/bench") {
             Ok(a) if a.status == 200 => return Ok(r),
             Ok(a) if Instant::now() > deadline => {
-                return Err(format!("{}: /hello/bench answered {}: {}", peer.label(), a.status, a.text()))
+                return Err(format!(
+                    "{}: /hello/bench answered {}: {}",
+                    peer.label(),
+                    a.status,
+                    a.text()
+                ))
             }
             Err(e) if Instant::now() > deadline => return Err(format!("{}: {e}", peer.label())),
             _ => thread::sleep(Duration::from_millis(50)),
@@ -354,7 +376,17 @@ pub fn main() {
     }
 }
 
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn run(o: &Opts) -> Result<(), String> {
+    let load_before = loadavg();
     let cpus = crate::runner::allowed_cpus().len();
     let workers = 2 * cpus;
     let tmp = std::env::temp_dir().join(format!("uring-worker-bench-{}", std::process::id()));
@@ -378,7 +410,14 @@ fn run(o: &Opts) -> Result<(), String> {
             for w in app.writable {
                 fs::create_dir_all(copy.join("app").join(w)).map_err(|e| e.to_string())?;
             }
-            running.push(start(peer, app, &copy.join("app/public"), &copy, workers, &o.bin)?);
+            running.push(start(
+                peer,
+                app,
+                &copy.join("app/public"),
+                &copy,
+                workers,
+                &o.bin,
+            )?);
         }
         // The same answers from every peer before anything is measured.
         for (_, path) in ROUTES {
@@ -387,7 +426,10 @@ fn run(o: &Opts) -> Result<(), String> {
                 .map(|r| probe::get(r.addr, path).map(|a| a.text()))
                 .collect::<Result<_, _>>()?;
             if bodies.iter().any(|b| b != &bodies[0]) {
-                return Err(format!("{} {path}: the peers answer differently", app.title));
+                return Err(format!(
+                    "{} {path}: the peers answer differently",
+                    app.title
+                ));
             }
         }
         for (route, path) in ROUTES {
@@ -425,25 +467,28 @@ fn run(o: &Opts) -> Result<(), String> {
         drop(running);
     }
     let _ = fs::remove_dir_all(&tmp);
-    fs::write(&o.out, report(o, workers, &rows)).map_err(|e| format!("{}: {e}", o.out.display()))?;
+    let load = format!("{load_before} before, {} after", loadavg());
+    fs::write(&o.out, report(o, workers, &load, &rows))
+        .map_err(|e| format!("{}: {e}", o.out.display()))?;
     eprintln!("wrote {}", o.out.display());
     Ok(())
 }
 
 type Row = (&'static str, &'static str, Peer, f64, f64, f64);
 
-fn report(o: &Opts, workers: usize, rows: &[Row]) -> String {
+fn report(o: &Opts, workers: usize, load: &str, rows: &[Row]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# Worker mode: Symfony and Laravel, side by side\n");
     let _ = writeln!(
         s,
-        "Written by `bench/run-worker-mode` ({} UTC) on {} CPUs: {} rounds of {} s per peer and route, \
+        "Written by `bench/run-worker-mode` ({}) on {} CPUs: {} rounds of {} s per peer and route, \
          peers alternating, {} connections, wrk with 2 threads on the same machine (unpinned); each \
          figure is the median of the rounds. Every peer has {workers} PHP workers (php-fpm `pm = static`, \
          `WORKER_COUNT`, `PHP_WORKERS`), the same php.ini settings (OPcache on, JIT off) and its own copy \
          of the app (tests/apps/worker-*: Debian's Symfony 5.4 and Laravel 8 packages). `template`: \
          `/hello/bench`, a page rendered with Twig / Blade; `json`: `/api/items/20`. CPU-µs/req: the \
-         server's processes (nginx and php-fpm together), per request.\n",
+         server's processes (nginx and php-fpm together), per request. Load average (1, 5, 15 min): \
+         {load} — what else ran on the machine meanwhile shares the CPUs with every peer alike.\n",
         httpdate::fmt_http_date(std::time::SystemTime::now()),
         crate::runner::allowed_cpus().len(),
         o.rounds,
@@ -452,25 +497,33 @@ fn report(o: &Opts, workers: usize, rows: &[Row]) -> String {
     );
     let _ = writeln!(
         s,
-        "| app | route | peer | req/s | × php-fpm | p99 ms | CPU-µs/req |\n|---|---|---|---:|---:|---:|---:|"
+        "| app | route | peer | req/s | req/s × php-fpm | p99 ms | CPU-µs/req | CPU ÷ php-fpm's |\n|---|---|---|---:|---:|---:|---:|---:|"
     );
     for r in rows {
         let fpm = rows
             .iter()
-            .find(|x| x.0 == r.0 && x.1 == r.1 && x.2 == Peer::Fpm)
-            .map_or(0.0, |x| x.3);
+            .find(|x| x.0 == r.0 && x.1 == r.1 && x.2 == Peer::Fpm);
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.0} | {:.2} | {:.1} | {:.0} |",
+            "| {} | {} | {} | {:.0} | {:.2} | {:.1} | {:.0} | {:.2} |",
             r.0,
             r.1,
             r.2.label(),
             r.3,
-            if fpm > 0.0 { r.3 / fpm } else { 0.0 },
+            fpm.map_or(0.0, |f| ratio(r.3, f.3)),
             r.4,
-            r.5
+            r.5,
+            fpm.map_or(0.0, |f| ratio(r.5, f.5)),
         );
     }
+    s.push_str(
+        "\nOn a machine busy with other work the peers do not get equal shares of the CPUs \
+         (more processes or threads, other scheduling), so req/s ratios drift with the load; \
+         CPU-µs per request does not depend on the share a peer got, and its ratio (the last \
+         column: 0.10 = a tenth of php-fpm's CPU per request) is the figure to compare across \
+         runs.\n",
+    );
     s.push_str(
         "\n## Beside FrankenPHP's published worker-mode gains\n\n\
          | source | app | FrankenPHP worker mode vs nginx + php-fpm |\n|---|---|---|\n\
