@@ -176,7 +176,10 @@ impl Router {
         }
 
         match self.open(&segments) {
-            Some((file, meta)) if meta.is_file() => Route::Static {
+            // `/file.txt/` names a directory that does not exist (nginx: 404, as the
+            // kernel's ENOTDIR): serving the file would let rules written for the exact
+            // path be bypassed with a slash.
+            Some((file, meta)) if meta.is_file() && !trailing_slash => Route::Static {
                 file,
                 meta,
                 rel: rel_path(&segments),
@@ -416,6 +419,21 @@ mod tests {
         ));
         assert!(matches!(r.route("/%zz", None), Route::BadRequest));
         assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
+    }
+
+    #[test]
+    fn a_file_with_a_trailing_slash_is_not_found() {
+        let (d, r) = site();
+        assert!(matches!(r.route("/a.txt/", None), Route::NotFound));
+        assert!(matches!(r.route("/a.txt%2f", None), Route::NotFound));
+        assert!(matches!(
+            r.route("/sub/deeper/index.html/", None),
+            Route::NotFound
+        ));
+        assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
+        // With a front controller, like nginx's `try_files $uri /index.php`.
+        let r = Router::new(d.path(), Some("index.php".into())).unwrap();
+        assert_eq!(php(r.route("/a.txt/", None)).script_name, "/index.php");
     }
 
     #[test]
