@@ -15,6 +15,11 @@ pub struct Response {
     /// Connection itself and ignores those names here.
     pub headers: Headers,
     pub body: Body,
+    /// The server turned the request away unserved to protect itself (a full queue, a
+    /// rate limit). HTTP/2 counts such streams with the ones the client cancelled when
+    /// it judges a connection abusive (rapid reset): a flood answered with 503 costs
+    /// work that serves nobody, even though the answer beat the client's RST_STREAM.
+    pub refused: bool,
 }
 
 impl Response {
@@ -23,6 +28,7 @@ impl Response {
             status,
             headers,
             body,
+            refused: false,
         }
     }
 
@@ -37,6 +43,7 @@ impl Response {
             status,
             headers,
             body: Body::Bytes(Bytes::from_static(text.as_bytes())),
+            refused: false,
         }
     }
 }

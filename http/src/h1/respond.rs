@@ -33,6 +33,7 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             status,
             headers,
             body,
+            ..
         } = resp;
         let status = if (100..=999).contains(&status) {
             status

@@ -216,6 +216,7 @@ fn info() -> ConnInfo {
         remote_addr: "127.0.0.1:5555".parse().unwrap(),
         local_addr: "127.0.0.1:80".parse().unwrap(),
         tls: false,
+        fd: None,
     }
 }
 
