@@ -58,6 +58,9 @@ impl BodyStream for NoBytes {
     }
 }
 
+/// Anything that must live exactly as long as a file body.
+pub type BodyGuard = Box<dyn std::any::Any>;
+
 pub enum Body {
     Empty,
     Bytes(Bytes),
@@ -67,6 +70,9 @@ pub enum Body {
         file: Rc<monoio::fs::File>,
         offset: u64,
         len: u64,
+        /// Kept until the body is sent or dropped: e.g. the account of the memory a
+        /// spilled response holds, given back when the file is done with.
+        guard: Option<BodyGuard>,
     },
     Stream(Pin<Box<dyn BodyStream>>),
 }

@@ -5,15 +5,21 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::FromRawFd;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
+use super::reply::RequestControl;
 use super::response::ScriptBody;
+use super::spill_budget::{SpillBudget, SpillLease};
 
 pub(crate) struct Output {
     buf: BytesMut,
     spill: Option<(File, u64)>,
     threshold: usize,
+    /// The server-wide memfd budget and the request (whose abort ends a wait for room).
+    budget: Option<(Arc<SpillBudget>, Arc<RequestControl>)>,
+    lease: Option<SpillLease>,
 }
 
 impl Output {
@@ -22,6 +28,38 @@ impl Output {
             buf: BytesMut::new(),
             spill: None,
             threshold,
+            budget: None,
+            lease: None,
+        }
+    }
+
+    /// Output whose spilled bytes count against `budget` (when there is one).
+    pub fn with_budget(
+        threshold: usize,
+        budget: Option<&Arc<SpillBudget>>,
+        control: &Arc<RequestControl>,
+    ) -> Self {
+        Output {
+            budget: budget.map(|b| (Arc::clone(b), Arc::clone(control))),
+            ..Output::new(threshold)
+        }
+    }
+
+    /// Room in the budget for `n` more spilled bytes; waits while other responses hold
+    /// too much. Fails when the request is aborted while it waits.
+    fn reserve(&mut self, n: usize) -> io::Result<()> {
+        let Some((budget, control)) = &self.budget else {
+            return Ok(());
+        };
+        let lease = self
+            .lease
+            .get_or_insert_with(|| SpillLease::new(Arc::clone(budget)));
+        if lease.grow(n as u64, || control.is_aborted()) {
+            Ok(())
+        } else {
+            Err(io::Error::other(
+                "request aborted while waiting for room under SPILL_MEMORY_LIMIT",
+            ))
         }
     }
 
@@ -30,12 +68,16 @@ impl Output {
     }
 
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        if let Some((file, len)) = &mut self.spill {
-            file.write_all(data)?;
-            *len += data.len() as u64;
+        if self.spill.is_some() {
+            self.reserve(data.len())?;
+            if let Some((file, len)) = &mut self.spill {
+                file.write_all(data)?;
+                *len += data.len() as u64;
+            }
             return Ok(());
         }
         if self.buf.len() + data.len() > self.threshold {
+            self.reserve(self.buf.len() + data.len())?;
             let mut file = memfd()?;
             file.write_all(&self.buf)?;
             file.write_all(data)?;
@@ -64,7 +106,11 @@ impl Output {
 
     pub fn into_body(self) -> ScriptBody {
         match self.spill {
-            Some((file, len)) => ScriptBody::Spilled { file, len },
+            Some((file, len)) => ScriptBody::Spilled {
+                file,
+                len,
+                lease: self.lease,
+            },
             None => ScriptBody::Bytes(self.buf.freeze()),
         }
     }

@@ -12,6 +12,8 @@ pub enum ScriptBody {
     Spilled {
         file: File,
         len: u64,
+        /// Its share of SPILL_MEMORY_LIMIT: keep it until the file is closed.
+        lease: Option<super::SpillLease>,
     },
 }
 
@@ -31,7 +33,7 @@ impl ScriptBody {
     pub fn to_vec(&self) -> std::io::Result<Vec<u8>> {
         match self {
             ScriptBody::Bytes(b) => Ok(b.to_vec()),
-            ScriptBody::Spilled { file, len } => {
+            ScriptBody::Spilled { file, len, .. } => {
                 use std::os::unix::fs::FileExt;
                 let mut out = vec![0u8; *len as usize];
                 file.read_exact_at(&mut out, 0)?;

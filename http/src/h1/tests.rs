@@ -170,6 +170,7 @@ impl Service for TestService {
                     file: Rc::new(file),
                     offset: 10,
                     len: len as u64,
+                    guard: None,
                 }
             }
             p if p.starts_with("/status/") => {

@@ -133,7 +133,12 @@ pub(crate) async fn send_response(
     let result = match body {
         Body::Empty => Ok(()),
         Body::Bytes(b) => send_data(&mut stream, b, true, cfg).await,
-        Body::File { file, offset, len } => send_file(&mut stream, file, offset, len, cfg).await,
+        Body::File {
+            file,
+            offset,
+            len,
+            guard: _kept_until_sent,
+        } => send_file(&mut stream, file, offset, len, cfg).await,
         Body::Stream(s) => send_stream(&mut stream, s, cfg).await,
     };
     match result {

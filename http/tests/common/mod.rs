@@ -242,6 +242,7 @@ impl Service for TestService {
                 file: Rc::new(file),
                 offset: 10,
                 len: len as u64,
+                guard: None,
             }
         } else if let Some(n) = path.strip_prefix("/big/") {
             Body::Bytes(Bytes::from(pattern(n.parse().unwrap())))
