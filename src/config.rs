@@ -156,7 +156,7 @@ pub struct Config {
     #[arg(long, env = "STREAM_SEND_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub stream_send_timeout: Duration,
 
-    /// Memory all responses together may hold in memfds (spilled PHP output) while clients read them; past it, further output waits for room (0 = no limit).
+    /// Memory all responses together may hold in memfds (spilled PHP output) while clients read them; past it, a response that needs more waits up to 1 s for room, then gets 503 (0 = no limit).
     #[arg(long, env = "SPILL_MEMORY_LIMIT", default_value = "512M", value_parser = parse_size)]
     pub spill_memory_limit: u64,
 

@@ -492,6 +492,13 @@ impl Metrics {
                     "Responses whose output had to wait for room under SPILL_MEMORY_LIMIT.",
                 )?;
                 writeln!(o, "uring_php_spill_waits_total {}", budget.waits())?;
+                header(
+                    o,
+                    "uring_php_spill_refused_total",
+                    "counter",
+                    "Responses refused (503) because no room came under SPILL_MEMORY_LIMIT.",
+                )?;
+                writeln!(o, "uring_php_spill_refused_total {}", budget.refused())?;
             }
         }
         if let Some(dropped) = &self.access_log_dropped {

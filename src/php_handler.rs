@@ -56,7 +56,8 @@ static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 pub enum PhpOrigin {
     /// The script's own response; `php_micros`: its execution time on the worker.
     App { php_micros: u64 },
-    /// 503: every lane of the queue was full.
+    /// 503: every lane of the queue was full (or the output found no room under
+    /// SPILL_MEMORY_LIMIT): the server turned the request away for load.
     QueueFull,
     /// 504: REQUEST_TIMEOUT passed.
     Timeout,
@@ -182,6 +183,15 @@ impl PhpHandler {
                     php_micros: resp.head.timing.php_micros,
                 };
                 let body = match resp.body {
+                    ScriptBody::Refused => {
+                        let mut r = Response::text(
+                            503,
+                            "Service Unavailable: too much output is waiting for slow clients\n",
+                        );
+                        r.headers.push("Retry-After", Bytes::from_static(b"1"));
+                        r.refused = true;
+                        return PhpOutcome::server(r, PhpOrigin::QueueFull);
+                    }
                     ScriptBody::Bytes(b) => Body::Bytes(b),
                     ScriptBody::Spilled { file, len, lease } => {
                         match monoio::fs::File::from_std(file) {

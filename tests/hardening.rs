@@ -288,6 +288,74 @@ fn reset_h2_requests_are_dropped_from_the_queue() {
     );
 }
 
+/// A queue full of requests whose clients reset them still takes a live request: the
+/// dead ones are purged when the queue is found full, instead of turning the live one
+/// away with 503 until a worker gets round to skipping them.
+#[test]
+fn a_queue_full_of_abandoned_requests_still_takes_live_ones() {
+    let d = site();
+    let (s, internal) = server(
+        d.path(),
+        &[
+            ("PHP_WORKERS", "1"),
+            ("QUEUE_CAPACITY", "4"),
+            ("QUEUE_LANES", "1"),
+        ],
+    );
+    let addr = s.addr();
+    let dir = d.path().to_path_buf();
+    let internal2 = internal.clone();
+    let addr2 = addr.clone();
+    let blocker = block_on(async move {
+        let (addr, internal) = (addr2, internal2);
+        let send = h2_connect(&addr).await;
+        let mut send = send.ready().await.unwrap();
+        let (blocker, _) = send
+            .send_request(h2_get(&addr, "/block.php"), true)
+            .unwrap();
+        let started = marks(&dir).join("block-started");
+        wait_until_async("block.php to start", || started.exists()).await;
+        let mut streams = Vec::new();
+        for i in 0..4 {
+            let (_, stream) = send
+                .send_request(h2_get(&addr, &format!("/mark.php?id={i}")), true)
+                .unwrap();
+            streams.push(stream);
+        }
+        wait_until_async("a full queue", || {
+            metric(&internal, "uring_php_queue_depth") == Some(4.0)
+        })
+        .await;
+        for stream in &mut streams {
+            stream.send_reset(h2::Reason::CANCEL);
+        }
+        wait_until_async("four abandoned requests", || {
+            metric(&internal, "uring_php_php_requests_abandoned_total") == Some(4.0)
+        })
+        .await;
+        (send, blocker)
+    });
+    let live = {
+        let addr = addr.clone();
+        std::thread::spawn(move || {
+            let mut c = TcpStream::connect(&addr).unwrap();
+            c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+            c.write_all(&build_request(&addr, "GET", "/mark.php?id=live", &[], b""))
+                .unwrap();
+            ResponseReader::new(c).read_final(false)
+        })
+    };
+    wait_until("the live request to be queued", || {
+        metric(&internal, "uring_php_queue_depth") == Some(1.0)
+            && metric(&internal, "uring_php_php_requests_skipped_total") == Some(4.0)
+    });
+    std::fs::write(marks(d.path()).join("release"), "").unwrap();
+    let r = live.join().unwrap();
+    assert_eq!((r.status, r.body_str().as_str()), (200, "ran"));
+    assert_eq!(ran(d.path()), vec!["ran-live".to_string()]);
+    drop(blocker);
+}
+
 /// A running script whose client resets its stream sees `connection_aborted()` at its
 /// next output and stops there (it did not ask to ignore the abort).
 #[test]
@@ -370,9 +438,10 @@ fn a_client_that_reads_nothing_frees_the_worker() {
 
 /// Spilled output counts against SPILL_MEMORY_LIMIT while the client reads it: with a
 /// client that reads nothing holding more than the limit, the next large response waits
-/// for room, and gets it once that client is gone.
+/// for room, then is refused (503) — while small responses go on — and large responses
+/// are served again once that client is gone.
 #[test]
-fn spilled_output_waits_for_room_under_the_memory_limit() {
+fn spilled_output_past_the_memory_limit_is_refused() {
     let d = site();
     let (s, internal) = server(
         d.path(),
@@ -388,20 +457,29 @@ fn spilled_output_waits_for_room_under_the_memory_limit() {
     hog.write_all(&build_request(&addr, "GET", "/big.php?kb=16384", &[], b""))
         .unwrap();
     wait_for_metric(&internal, "uring_php_spill_bytes", (16 << 20) as f64);
-    let next = {
-        let addr = addr.clone();
-        std::thread::spawn(move || {
-            let mut c = TcpStream::connect(&addr).unwrap();
-            c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-            c.write_all(&build_request(&addr, "GET", "/big.php?kb=1024", &[], b""))
-                .unwrap();
-            ResponseReader::new(c).read_final(false)
-        })
+    let big = |addr: &str| {
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        c.write_all(&build_request(addr, "GET", "/big.php?kb=1024", &[], b""))
+            .unwrap();
+        ResponseReader::new(c).read_final(false)
     };
-    wait_for_metric(&internal, "uring_php_spill_waits_total", 1.0);
-    assert!(!next.is_finished());
+    let r = big(&addr);
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("Retry-After"), Some("1"));
+    assert_eq!(metric(&internal, "uring_php_spill_waits_total"), Some(1.0));
+    assert_eq!(
+        metric(&internal, "uring_php_spill_refused_total"),
+        Some(1.0)
+    );
+    // Small answers never spill, and never wait.
+    let r = get(&addr, "/hello.php", &[]);
+    assert_eq!((r.status, r.body_str().as_str()), (200, "hello"));
     drop(hog);
-    let r = next.join().unwrap();
+    wait_until("the hog's memory to be given back", || {
+        metric(&internal, "uring_php_spill_bytes") == Some(0.0)
+    });
+    let r = big(&addr);
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len(), 1024 * 1024);
     wait_until("the memory to be given back", || {

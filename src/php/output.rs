@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::FromRawFd;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
@@ -20,7 +21,14 @@ pub(crate) struct Output {
     /// The server-wide memfd budget and the request (whose abort ends a wait for room).
     budget: Option<(Arc<SpillBudget>, Arc<RequestControl>)>,
     lease: Option<SpillLease>,
+    /// No room came under the budget: the output is dropped, the answer will be a 503.
+    refused: bool,
 }
+
+/// How long output waits for room under SPILL_MEMORY_LIMIT before the response is
+/// refused (503): long enough to ride out a spike, short enough that slow readers
+/// cannot park the PHP workers (a waiting worker serves nobody).
+const SPILL_WAIT: Duration = Duration::from_secs(1);
 
 impl Output {
     pub fn new(threshold: usize) -> Self {
@@ -30,6 +38,7 @@ impl Output {
             threshold,
             budget: None,
             lease: None,
+            refused: false,
         }
     }
 
@@ -45,22 +54,31 @@ impl Output {
         }
     }
 
-    /// Room in the budget for `n` more spilled bytes; waits while other responses hold
-    /// too much. Fails when the request is aborted while it waits.
-    fn reserve(&mut self, n: usize) -> io::Result<()> {
+    /// Room in the budget for `n` more spilled bytes; waits a moment while other
+    /// responses hold too much. False when none came (or the request was aborted): the
+    /// response is then refused, and what it held is given back at once.
+    fn reserve(&mut self, n: usize) -> bool {
         let Some((budget, control)) = &self.budget else {
-            return Ok(());
+            return true;
         };
         let lease = self
             .lease
             .get_or_insert_with(|| SpillLease::new(Arc::clone(budget)));
-        if lease.grow(n as u64, || control.is_aborted()) {
-            Ok(())
-        } else {
-            Err(io::Error::other(
-                "request aborted while waiting for room under SPILL_MEMORY_LIMIT",
-            ))
+        let until = Instant::now() + SPILL_WAIT;
+        if lease.grow(n as u64, || control.is_aborted() || Instant::now() >= until) {
+            return true;
         }
+        budget.note_refused();
+        tracing::warn!(
+            held = budget.held(),
+            limit = budget.limit(),
+            "no room for PHP output under SPILL_MEMORY_LIMIT: answering 503"
+        );
+        self.refused = true;
+        self.spill = None;
+        self.lease = None;
+        self.buf = BytesMut::new();
+        false
     }
 
     pub fn len(&self) -> u64 {
@@ -68,8 +86,13 @@ impl Output {
     }
 
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.refused {
+            return Ok(());
+        }
         if self.spill.is_some() {
-            self.reserve(data.len())?;
+            if !self.reserve(data.len()) {
+                return Ok(());
+            }
             if let Some((file, len)) = &mut self.spill {
                 file.write_all(data)?;
                 *len += data.len() as u64;
@@ -77,7 +100,9 @@ impl Output {
             return Ok(());
         }
         if self.buf.len() + data.len() > self.threshold {
-            self.reserve(self.buf.len() + data.len())?;
+            if !self.reserve(self.buf.len() + data.len()) {
+                return Ok(());
+            }
             let mut file = memfd()?;
             file.write_all(&self.buf)?;
             file.write_all(data)?;
@@ -105,6 +130,9 @@ impl Output {
     }
 
     pub fn into_body(self) -> ScriptBody {
+        if self.refused {
+            return ScriptBody::Refused;
+        }
         match self.spill {
             Some((file, len)) => ScriptBody::Spilled {
                 file,

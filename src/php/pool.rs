@@ -119,6 +119,21 @@ impl WorkerPool {
     /// The caller must call `wake_for` with it soon (see `LaneSubmitter`).
     #[allow(clippy::result_large_err)]
     pub fn enqueue(&self, lane: usize, job: Job) -> Result<usize, Job> {
+        let job = match self.try_enqueue(lane, job) {
+            Ok(l) => return Ok(l),
+            Err(job) => job,
+        };
+        // Full: perhaps of requests whose clients are gone (a reset flood against a slow
+        // script fills the queue with them); they must not keep live clients out until
+        // a worker gets round to skipping them.
+        if self.shared.purge_abandoned() == 0 {
+            return Err(job);
+        }
+        self.try_enqueue(lane, job)
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn try_enqueue(&self, lane: usize, job: Job) -> Result<usize, Job> {
         let lanes = &self.shared.lanes;
         let n = lanes.len();
         let mut job = job;
@@ -273,6 +288,31 @@ impl PoolShared {
         })
     }
 
+    /// Drops the queued jobs whose client is gone, keeping the others in their order
+    /// (each lane is turned round once: the live jobs go back in behind). Returns how
+    /// many were dropped. Only for a full queue: it costs a pass over every job.
+    fn purge_abandoned(&self) -> usize {
+        let mut dropped = 0;
+        for lane in &self.lanes {
+            for _ in 0..lane.queue.len() {
+                let Some(job) = lane.queue.pop() else { break };
+                if job.reply.control.is_aborted() {
+                    dropped += 1;
+                    continue;
+                }
+                if let Err(job) = lane.queue.push(job) {
+                    // Other cores filled the room meanwhile: this one is turned away
+                    // as a full queue turns requests away.
+                    refuse_queue_full(&job);
+                }
+            }
+        }
+        self.stats
+            .skipped
+            .fetch_add(dropped as u64, Ordering::Relaxed);
+        dropped
+    }
+
     /// The next job for a worker of `lane`, sleeping while there is none anywhere; None
     /// once shut down and drained.
     pub(crate) fn next_job(&self, lane: usize) -> Option<Job> {
@@ -307,6 +347,27 @@ impl PoolShared {
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::SeqCst)
     }
+}
+
+/// Answers a job that lost its place in the queue with the full queue's 503.
+fn refuse_queue_full(job: &Job) {
+    let mut headers = uring_http::Headers::new();
+    headers.push(
+        "Content-Type",
+        bytes::Bytes::from_static(b"text/plain; charset=utf-8"),
+    );
+    headers.push("Retry-After", bytes::Bytes::from_static(b"1"));
+    job.reply
+        .send(super::ReplyEvent::Complete(super::ScriptResponse {
+            head: super::ResponseHead {
+                status: 503,
+                headers,
+                timing: super::WorkerTiming::default(),
+            },
+            body: super::ScriptBody::Bytes(bytes::Bytes::from_static(
+                b"Service Unavailable: all PHP workers are busy\n",
+            )),
+        }));
 }
 
 /// PHP code recurses deeply (templates, ORMs): give it more than Rust's 2 MiB default.

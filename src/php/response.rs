@@ -15,6 +15,8 @@ pub enum ScriptBody {
         /// Its share of SPILL_MEMORY_LIMIT: keep it until the file is closed.
         lease: Option<super::SpillLease>,
     },
+    /// The output found no room under SPILL_MEMORY_LIMIT and was dropped: answer 503.
+    Refused,
 }
 
 impl ScriptBody {
@@ -22,6 +24,7 @@ impl ScriptBody {
         match self {
             ScriptBody::Bytes(b) => b.len() as u64,
             ScriptBody::Spilled { len, .. } => *len,
+            ScriptBody::Refused => 0,
         }
     }
 
@@ -39,6 +42,7 @@ impl ScriptBody {
                 file.read_exact_at(&mut out, 0)?;
                 Ok(out)
             }
+            ScriptBody::Refused => Ok(Vec::new()),
         }
     }
 }

@@ -4,11 +4,11 @@
 //! that reads slowly keeps a whole response there for as long as it takes.
 //!
 //! Workers reserve room as they write output past the spill threshold; past the limit
-//! they wait for room (as nginx's `fastcgi_max_temp_file_size` makes the upstream wait
-//! for the client instead of buffering more) — unless nothing else is held, so a single
-//! response larger than the limit still goes out. A waiting script gives up when its
-//! request is aborted (REQUEST_TIMEOUT, client gone). Room comes back when the core has
-//! sent (or dropped) the response: the [`SpillLease`] travels with the body.
+//! they wait a moment for room, then the response is refused (503) — unless nothing
+//! else is held, so a single response larger than the limit still goes out. Waiting
+//! longer would let clients that read nothing park every PHP worker, and small
+//! responses (which never spill) would starve behind them. Room comes back when the core
+//! has sent (or dropped) the response: the [`SpillLease`] travels with the body.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -17,8 +17,9 @@ use std::time::Duration;
 pub struct SpillBudget {
     limit: u64,
     held: AtomicU64,
-    /// Reservations that had to wait for room (for /metrics).
+    /// Reservations that had to wait for room, and responses refused for want of it.
     waits: AtomicU64,
+    refused: AtomicU64,
     sleepers: AtomicUsize,
     lock: Mutex<()>,
     room: Condvar,
@@ -39,6 +40,7 @@ impl SpillBudget {
             limit,
             held: AtomicU64::new(0),
             waits: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
             sleepers: AtomicUsize::new(0),
             lock: Mutex::new(()),
             room: Condvar::new(),
@@ -56,6 +58,14 @@ impl SpillBudget {
 
     pub fn waits(&self) -> u64 {
         self.waits.load(Ordering::Relaxed)
+    }
+
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn note_refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Takes `n` more bytes for a response that already holds `mine`, waiting while the

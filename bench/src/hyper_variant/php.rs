@@ -173,6 +173,7 @@ pub async fn handle(
         Some(First::Complete(resp)) => {
             let body = match resp.body {
                 ScriptBody::Bytes(b) => OutBody::full(b),
+                ScriptBody::Refused => OutBody::full(Default::default()),
                 ScriptBody::Spilled { file, len, .. } => OutBody::File(FileBody {
                     file: tokio::fs::File::from_std(file),
                     remaining: len,
