@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
+use uring_http::path::{normalize, percent_decode};
 
 #[derive(Debug)]
 pub enum Route {
@@ -300,39 +301,6 @@ fn join(segments: &[Vec<u8>]) -> String {
         s.push_str(&String::from_utf8_lossy(seg));
     }
     s
-}
-
-fn percent_decode(raw: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%' {
-            let hex = raw.get(i + 1..i + 3)?;
-            let s = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(s, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(raw[i]);
-            i += 1;
-        }
-    }
-    Some(out)
-}
-
-/// Splits on `/`, dropping empty and `.` segments and resolving `..`; None when `..`
-/// would climb above the root.
-fn normalize(path: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut segs: Vec<Vec<u8>> = Vec::new();
-    for seg in path.split(|&b| b == b'/') {
-        match seg {
-            b"" | b"." => {}
-            b".." => {
-                segs.pop()?;
-            }
-            s => segs.push(s.to_vec()),
-        }
-    }
-    Some(segs)
 }
 
 #[cfg(test)]
