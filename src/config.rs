@@ -152,6 +152,14 @@ pub struct Config {
     #[arg(long, env = "STREAM_BUFFER_SIZE", default_value = "1M", value_parser = parse_size)]
     pub stream_buffer_size: u64,
 
+    /// Longest a script's flush() may block on a client that takes none of its output; then the request is treated as aborted and the worker freed (0 = as long as the connection lasts).
+    #[arg(long, env = "STREAM_SEND_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub stream_send_timeout: Duration,
+
+    /// Memory all responses together may hold in memfds (spilled PHP output) while clients read them; past it, a response that needs more waits up to 1 s for room, then gets 503 (0 = no limit).
+    #[arg(long, env = "SPILL_MEMORY_LIMIT", default_value = "512M", value_parser = parse_size)]
+    pub spill_memory_limit: u64,
+
     /// PHP output above this size is kept in a memfd rather than on the heap.
     #[arg(long, env = "OUTPUT_SPILL_THRESHOLD", default_value = "1M", value_parser = parse_size)]
     pub output_spill_threshold: u64,
@@ -458,6 +466,10 @@ impl Config {
         crate::php::ExecLimits {
             spill_threshold: self.output_spill_threshold.max(4096) as usize,
             stream_buffer: self.stream_buffer_size.max(1024) as usize,
+            stream_send_timeout: (!self.stream_send_timeout.is_zero())
+                .then_some(self.stream_send_timeout),
+            spill_budget: (self.spill_memory_limit > 0)
+                .then(|| crate::php::SpillBudget::new(self.spill_memory_limit)),
         }
     }
 }

@@ -448,6 +448,58 @@ impl Metrics {
                 "uring_php_php_requests_total {}",
                 s.executed.load(Ordering::Relaxed)
             )?;
+            header(
+                o,
+                "uring_php_php_requests_abandoned_total",
+                "counter",
+                "PHP requests whose client left (stream reset, connection closed) before the response began.",
+            )?;
+            writeln!(
+                o,
+                "uring_php_php_requests_abandoned_total {}",
+                s.abandoned.load(Ordering::Relaxed)
+            )?;
+            header(
+                o,
+                "uring_php_php_requests_skipped_total",
+                "counter",
+                "Abandoned PHP requests dropped from the queue before a worker started them.",
+            )?;
+            writeln!(
+                o,
+                "uring_php_php_requests_skipped_total {}",
+                s.skipped.load(Ordering::Relaxed)
+            )?;
+            if let Some(budget) = pool.spill_budget() {
+                header(
+                    o,
+                    "uring_php_spill_bytes",
+                    "gauge",
+                    "Bytes of PHP output held in memfds while clients read it.",
+                )?;
+                writeln!(o, "uring_php_spill_bytes {}", budget.held())?;
+                header(
+                    o,
+                    "uring_php_spill_limit_bytes",
+                    "gauge",
+                    "SPILL_MEMORY_LIMIT.",
+                )?;
+                writeln!(o, "uring_php_spill_limit_bytes {}", budget.limit())?;
+                header(
+                    o,
+                    "uring_php_spill_waits_total",
+                    "counter",
+                    "Responses whose output had to wait for room under SPILL_MEMORY_LIMIT.",
+                )?;
+                writeln!(o, "uring_php_spill_waits_total {}", budget.waits())?;
+                header(
+                    o,
+                    "uring_php_spill_refused_total",
+                    "counter",
+                    "Responses refused (503) because no room came under SPILL_MEMORY_LIMIT.",
+                )?;
+                writeln!(o, "uring_php_spill_refused_total {}", budget.refused())?;
+            }
             render_opcache_restarts(o)?;
         }
         if let Some(dropped) = &self.access_log_dropped {

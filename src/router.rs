@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
+use uring_http::path::{normalize, percent_decode};
 
 #[derive(Debug)]
 pub enum Route {
@@ -176,7 +177,10 @@ impl Router {
         }
 
         match self.open(&segments) {
-            Some((file, meta)) if meta.is_file() => Route::Static {
+            // `/file.txt/` names a directory that does not exist (nginx: 404, as the
+            // kernel's ENOTDIR): serving the file would let rules written for the exact
+            // path be bypassed with a slash.
+            Some((file, meta)) if meta.is_file() && !trailing_slash => Route::Static {
                 file,
                 meta,
                 rel: rel_path(&segments),
@@ -299,36 +303,6 @@ fn join(segments: &[Vec<u8>]) -> String {
     s
 }
 
-/// Decodes `%XX` escapes; None for a malformed one (`%`, `%4`, `%zz`, `%+f`), which nginx
-/// answers with 400 (the percent-encoding crate would pass it through unchanged).
-fn percent_decode(raw: &[u8]) -> Option<Vec<u8>> {
-    let mut i = 0;
-    while let Some(p) = raw[i..].iter().position(|&b| b == b'%') {
-        let at = i + p;
-        match raw.get(at + 1..at + 3) {
-            Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i = at + 3,
-            _ => return None,
-        }
-    }
-    Some(percent_encoding::percent_decode(raw).collect())
-}
-
-/// Splits on `/`, dropping empty and `.` segments and resolving `..`; None when `..`
-/// would climb above the root.
-fn normalize(path: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut segs: Vec<Vec<u8>> = Vec::new();
-    for seg in path.split(|&b| b == b'/') {
-        match seg {
-            b"" | b"." => {}
-            b".." => {
-                segs.pop()?;
-            }
-            s => segs.push(s.to_vec()),
-        }
-    }
-    Some(segs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +391,21 @@ mod tests {
         assert!(matches!(r.route("/%4", None), Route::BadRequest));
         assert!(matches!(r.route("/a%2Etxt", None), Route::Static { .. }));
         assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
+    }
+
+    #[test]
+    fn a_file_with_a_trailing_slash_is_not_found() {
+        let (d, r) = site();
+        assert!(matches!(r.route("/a.txt/", None), Route::NotFound));
+        assert!(matches!(r.route("/a.txt%2f", None), Route::NotFound));
+        assert!(matches!(
+            r.route("/sub/deeper/index.html/", None),
+            Route::NotFound
+        ));
+        assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
+        // With a front controller, like nginx's `try_files $uri /index.php`.
+        let r = Router::new(d.path(), Some("index.php".into())).unwrap();
+        assert_eq!(php(r.route("/a.txt/", None)).script_name, "/index.php");
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl AppService {
                                 ctx.php_micros = Some(php_micros);
                             }
                             PhpOrigin::QueueFull => ctx.dropped = true,
-                            PhpOrigin::Timeout | PhpOrigin::Failed => {}
+                            PhpOrigin::Timeout | PhpOrigin::Failed | PhpOrigin::ClientGone => {}
                         }
                         out.response
                     }

@@ -427,6 +427,7 @@ mod bench {
             remote_addr: "127.0.0.1:5555".parse().unwrap(),
             local_addr: "127.0.0.1:8080".parse().unwrap(),
             tls: false,
+            conn_fd: None,
         }
     }
 

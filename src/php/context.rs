@@ -19,6 +19,10 @@ pub struct ExecLimits {
     pub spill_threshold: usize,
     /// Streamed bytes allowed to wait unsent before flush() blocks.
     pub stream_buffer: usize,
+    /// Longest flush() blocks on a client that takes nothing (None: no bound of its own).
+    pub stream_send_timeout: Option<std::time::Duration>,
+    /// The server-wide bound on memory held in memfds (None: unbounded).
+    pub spill_budget: Option<std::sync::Arc<super::SpillBudget>>,
 }
 
 impl Default for ExecLimits {
@@ -26,6 +30,8 @@ impl Default for ExecLimits {
         ExecLimits {
             spill_threshold: 1 << 20,
             stream_buffer: 1 << 20,
+            stream_send_timeout: Some(std::time::Duration::from_secs(10)),
+            spill_budget: None,
         }
     }
 }
@@ -102,12 +108,11 @@ impl<'a> RequestCtx<'a> {
                 Ok(Some(piece)) => {
                     let n = piece.len();
                     self.job.reply.send(ReplyEvent::Chunk(piece));
-                    if !self
-                        .job
-                        .reply
-                        .control
-                        .stream_sent(n, self.limits.stream_buffer)
-                    {
+                    if !self.job.reply.control.stream_sent(
+                        n,
+                        self.limits.stream_buffer,
+                        self.limits.stream_send_timeout,
+                    ) {
                         self.mode = Mode::Done;
                         return false;
                     }
@@ -127,7 +132,11 @@ impl<'a> RequestCtx<'a> {
             self.job.reply.send(ReplyEvent::Chunk(chunk));
         }
         let control = &self.job.reply.control;
-        let alive = control.stream_sent(n, self.limits.stream_buffer);
+        let alive = control.stream_sent(
+            n,
+            self.limits.stream_buffer,
+            self.limits.stream_send_timeout,
+        );
         if !alive {
             self.mode = Mode::Done;
         }
@@ -383,7 +392,11 @@ pub(crate) fn execute(
     let mut ctx = RequestCtx {
         job,
         worker_id,
-        output: Output::new(limits.spill_threshold),
+        output: Output::with_budget(
+            limits.spill_threshold,
+            limits.spill_budget.as_ref(),
+            &job.reply.control,
+        ),
         head: None,
         mode: Mode::Buffering,
         post_offset: 0,

@@ -43,6 +43,11 @@ pub struct PoolStats {
     pub restarts: AtomicU64,
     pub deaths: AtomicU64,
     pub executed: AtomicU64,
+    /// Requests whose client left (stream reset, connection closed) before the answer
+    /// began; counted by the cores.
+    pub abandoned: AtomicU64,
+    /// Of those, the ones dropped from the queue without running.
+    pub skipped: AtomicU64,
 }
 
 struct Lane {
@@ -114,6 +119,21 @@ impl WorkerPool {
     /// The caller must call `wake_for` with it soon (see `LaneSubmitter`).
     #[allow(clippy::result_large_err)]
     pub fn enqueue(&self, lane: usize, job: Job) -> Result<usize, Job> {
+        let job = match self.try_enqueue(lane, job) {
+            Ok(l) => return Ok(l),
+            Err(job) => job,
+        };
+        // Full: perhaps of requests whose clients are gone (a reset flood against a slow
+        // script fills the queue with them); they must not keep live clients out until
+        // a worker gets round to skipping them.
+        if self.shared.purge_abandoned() == 0 {
+            return Err(job);
+        }
+        self.try_enqueue(lane, job)
+    }
+
+    #[allow(clippy::result_large_err)]
+    fn try_enqueue(&self, lane: usize, job: Job) -> Result<usize, Job> {
         let lanes = &self.shared.lanes;
         let n = lanes.len();
         let mut job = job;
@@ -129,18 +149,40 @@ impl WorkerPool {
 
     /// Wakes an idle worker for work queued in `lane`: one of that lane's, else any.
     pub fn wake_for(&self, lane: usize) {
+        self.wake_for_jobs(lane, 1);
+    }
+
+    /// Wakes up to `jobs` idle workers for `jobs` jobs queued in `lane`: that lane's
+    /// first, then the other lanes' (an idle worker takes work from any lane). Requests
+    /// that arrive together then run together, each on a worker of its own, as long
+    /// as workers are idle; a single wake for a batch would leave the batch to one
+    /// worker, one request after another.
+    pub fn wake_for_jobs(&self, lane: usize, jobs: usize) {
         let lanes = &self.shared.lanes;
         // Pairs with the fence in `next_job`: either we see the sleeper, or it sees
         // the job.
         fence(Ordering::SeqCst);
         let n = lanes.len();
+        let mut left = jobs;
         for k in 0..n {
-            let l = &lanes[(lane + k) % n];
-            if l.sleepers.load(Ordering::Relaxed) > 0 {
-                let _guard = l.lock.lock().unwrap_or_else(|e| e.into_inner());
-                l.wake.notify_one();
+            if left == 0 {
                 return;
             }
+            let l = &lanes[(lane + k) % n];
+            let sleeping = l.sleepers.load(Ordering::Relaxed);
+            if sleeping == 0 {
+                continue;
+            }
+            let wake = sleeping.min(left);
+            let _guard = l.lock.lock().unwrap_or_else(|e| e.into_inner());
+            if wake == sleeping {
+                l.wake.notify_all();
+            } else {
+                for _ in 0..wake {
+                    l.wake.notify_one();
+                }
+            }
+            left -= wake;
         }
     }
 
@@ -171,6 +213,11 @@ impl WorkerPool {
 
     pub fn stats(&self) -> &PoolStats {
         &self.shared.stats
+    }
+
+    /// The server-wide memfd budget (SPILL_MEMORY_LIMIT), when there is one.
+    pub fn spill_budget(&self) -> Option<&super::SpillBudget> {
+        self.shared.cfg.limits.spill_budget.as_deref()
     }
 
     /// Lets queued jobs finish, then stops and joins every worker.
@@ -224,10 +271,46 @@ impl PoolShared {
         worker_id % self.lanes.len()
     }
 
-    /// A job from `lane`, else from any other lane.
+    /// A job from `lane`, else from any other lane. Jobs whose client has gone are
+    /// dropped on the way (nobody waits for their answer): a flood of cancelled requests
+    /// costs the workers nothing, and the requests behind it move up at once.
     fn take(&self, lane: usize) -> Option<Job> {
         let n = self.lanes.len();
-        (0..n).find_map(|k| self.lanes[(lane + k) % n].queue.pop())
+        (0..n).find_map(|k| {
+            let queue = &self.lanes[(lane + k) % n].queue;
+            while let Some(job) = queue.pop() {
+                if !job.reply.control.is_aborted() {
+                    return Some(job);
+                }
+                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+            }
+            None
+        })
+    }
+
+    /// Drops the queued jobs whose client is gone, keeping the others in their order
+    /// (each lane is turned round once: the live jobs go back in behind). Returns how
+    /// many were dropped. Only for a full queue: it costs a pass over every job.
+    fn purge_abandoned(&self) -> usize {
+        let mut dropped = 0;
+        for lane in &self.lanes {
+            for _ in 0..lane.queue.len() {
+                let Some(job) = lane.queue.pop() else { break };
+                if job.reply.control.is_aborted() {
+                    dropped += 1;
+                    continue;
+                }
+                if let Err(job) = lane.queue.push(job) {
+                    // Other cores filled the room meanwhile: this one is turned away
+                    // as a full queue turns requests away.
+                    refuse_queue_full(&job);
+                }
+            }
+        }
+        self.stats
+            .skipped
+            .fetch_add(dropped as u64, Ordering::Relaxed);
+        dropped
     }
 
     /// The next job for a worker of `lane`, sleeping while there is none anywhere; None
@@ -264,6 +347,27 @@ impl PoolShared {
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutdown.load(Ordering::SeqCst)
     }
+}
+
+/// Answers a job that lost its place in the queue with the full queue's 503.
+fn refuse_queue_full(job: &Job) {
+    let mut headers = uring_http::Headers::new();
+    headers.push(
+        "Content-Type",
+        bytes::Bytes::from_static(b"text/plain; charset=utf-8"),
+    );
+    headers.push("Retry-After", bytes::Bytes::from_static(b"1"));
+    job.reply
+        .send(super::ReplyEvent::Complete(super::ScriptResponse {
+            head: super::ResponseHead {
+                status: 503,
+                headers,
+                timing: super::WorkerTiming::default(),
+            },
+            body: super::ScriptBody::Bytes(bytes::Bytes::from_static(
+                b"Service Unavailable: all PHP workers are busy\n",
+            )),
+        }));
 }
 
 /// PHP code recurses deeply (templates, ORMs): give it more than Rust's 2 MiB default.

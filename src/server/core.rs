@@ -2,6 +2,7 @@
 //! completion on this thread, and a reaper for the PHP completions it is owed.
 
 use std::cell::Cell;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -130,13 +131,16 @@ pub fn run(
                 (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), Rc::clone(&live), Arc::clone(&shared));
             let conn_metrics = conn_metrics.clone();
             monoio::spawn(async move {
+                // One wait for the whole loop: the stop signal's registration is not
+                // redone for every accepted connection.
+                let mut stopped = std::pin::pin!(shared.stop.wait());
                 loop {
                     monoio::select! {
                         accepted = tls_listener.accept() => match accepted {
                             Ok((stream, peer)) => {
                                 let _ = stream.set_nodelay(true);
                                 let local = stream.local_addr().unwrap_or(peer);
-                                let info = ConnInfo { remote_addr: peer, local_addr: local, tls: true };
+                                let info = ConnInfo { remote_addr: peer, local_addr: local, tls: true, fd: Some(stream.as_raw_fd()) };
                                 let (service, conn_cfg, shutdown, tls, guard) =
                                     (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), Arc::clone(&tls), Live::enter(&live));
                                 let counted = conn_metrics.as_ref().map(|m| m.conn_guard(ConnProto::Tls));
@@ -152,20 +156,21 @@ pub fn run(
                                 monoio::time::sleep(Duration::from_millis(50)).await;
                             }
                         },
-                        _ = shared.stop.wait() => break,
+                        _ = &mut stopped => break,
                     }
                 }
             });
         }
         let _ = ready.send(Ok(driver));
 
+        let mut stopped = std::pin::pin!(shared.stop.wait());
         loop {
             monoio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         let local = stream.local_addr().unwrap_or(peer);
-                        let info = ConnInfo { remote_addr: peer, local_addr: local, tls: false };
+                        let info = ConnInfo { remote_addr: peer, local_addr: local, tls: false, fd: Some(stream.as_raw_fd()) };
                         let (service, conn_cfg, shutdown, guard) =
                             (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), Live::enter(&live));
                         let counted = conn_metrics.as_ref().map(|m| m.conn_guard(ConnProto::Http));
@@ -183,7 +188,7 @@ pub fn run(
                         monoio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
-                _ = shared.stop.wait() => break,
+                _ = &mut stopped => break,
             }
         }
         drop(listener);

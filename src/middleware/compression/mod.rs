@@ -193,6 +193,7 @@ impl Compression {
                 file: Rc::new(file),
                 offset: 0,
                 len: std::os::unix::fs::MetadataExt::size(&meta),
+                guard: None,
             };
             mark_encoded(&mut resp.headers, enc);
             return true;
@@ -282,17 +283,27 @@ impl Middleware for Compression {
                     resp.body = Body::Bytes(data);
                 }
             },
-            Body::File { file, offset, len } if len <= MAX_FILE_ON_THE_FLY => {
-                match Encoder::new(enc, &self.cfg, Some(len)) {
-                    Ok(e) => {
-                        resp.body = Body::Stream(Box::pin(stream::FileCompressStream::new(
-                            file, offset, len, e,
-                        )));
-                        mark_encoded(&mut resp.headers, enc);
-                    }
-                    Err(_) => resp.body = Body::File { file, offset, len },
+            Body::File {
+                file,
+                offset,
+                len,
+                guard,
+            } if len <= MAX_FILE_ON_THE_FLY => match Encoder::new(enc, &self.cfg, Some(len)) {
+                Ok(e) => {
+                    resp.body = Body::Stream(Box::pin(stream::FileCompressStream::new(
+                        file, offset, len, e, guard,
+                    )));
+                    mark_encoded(&mut resp.headers, enc);
                 }
-            }
+                Err(_) => {
+                    resp.body = Body::File {
+                        file,
+                        offset,
+                        len,
+                        guard,
+                    }
+                }
+            },
             Body::Stream(inner) => match Encoder::new(enc, &self.cfg, None) {
                 Ok(e) => {
                     resp.body = Body::Stream(Box::pin(stream::CompressStream::new(inner, e)));
