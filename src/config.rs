@@ -339,9 +339,11 @@ fn parse_status_list(s: &str) -> Result<StatusList, String> {
     for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         match item.parse::<u16>() {
             Ok(n) if (200..600).contains(&n) => out.push(n),
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "{item:?}: expected comma-separated status codes from 200 to 599, e.g. 200,301,404"
-            )),
+            ))
+            }
         }
     }
     Ok(StatusList(out))
