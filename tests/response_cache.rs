@@ -478,6 +478,16 @@ fn purge_by_tag_path_and_url_from_php_and_the_internal_server() {
     let r = request(&internal, "PURGE", "/c.php", &[], b"");
     assert_eq!(r.body_str().trim(), r#"{"purged":1}"#);
     assert_eq!(status("/c.php"), "MISS");
+    // A proxy-style PURGE with the absolute URL (as MediaWiki sends to $wgCdnServers).
+    let r = request(
+        &internal,
+        "PURGE",
+        &format!("http://{addr}/c.php"),
+        &[],
+        b"",
+    );
+    assert_eq!(r.body_str().trim(), r#"{"purged":1}"#);
+    assert_eq!(status("/c.php"), "MISS");
     prime();
     let r = request(&internal, "PURGE", "*", &[], b"");
     assert_eq!(r.body_str().trim(), r#"{"purged":3}"#);
