@@ -417,7 +417,7 @@ fn spawn_nginx_fpm(
         .replace("@SERVER@", &server)
         .replace(
             "@SERVER_H2@",
-            &NGINX_SERVER.replace("@PORT@ backlog=4096", "@H2PORT@ http2 backlog=4096"),
+            &server.replace("@PORT@ backlog=4096", "@H2PORT@ http2 backlog=4096"),
         )
         .replace("@H2PORT@", &h2_port.to_string())
         .replace("@USER@", if is_root() { "user root;\n" } else { "" })
