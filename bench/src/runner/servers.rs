@@ -71,7 +71,11 @@ impl Server {
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let mut h2_addr = addr;
             let children = match peer {
-                Peer::Uring | Peer::UringEpoll | Peer::UringStub | Peer::Hyper | Peer::UringCache => {
+                Peer::Uring
+                | Peer::UringEpoll
+                | Peer::UringStub
+                | Peer::Hyper
+                | Peer::UringCache => {
                     vec![spawn_rust(peer, ctx, place, addr, &dir)?]
                 }
                 Peer::NginxFpm | Peer::NginxCache => {
@@ -360,7 +364,14 @@ fn spawn_nginx_fpm(
             ));
         }
     }
-    for sub in ["client_body", "fastcgi", "proxy", "uwsgi", "scgi", "fastcgi_cache"] {
+    for sub in [
+        "client_body",
+        "fastcgi",
+        "proxy",
+        "uwsgi",
+        "scgi",
+        "fastcgi_cache",
+    ] {
         fs::create_dir_all(dir.join(sub)).map_err(|e| e.to_string())?;
     }
     write_php_ini(dir)?;
@@ -413,7 +424,14 @@ fn spawn_nginx_fpm(
         false => NGINX_SERVER.replace("@CACHE@", ""),
     };
     let conf = NGINX_CONF
-        .replace("@HTTP_CACHE@", if page_cache { NGINX_FASTCGI_CACHE_HTTP } else { "" })
+        .replace(
+            "@HTTP_CACHE@",
+            if page_cache {
+                NGINX_FASTCGI_CACHE_HTTP
+            } else {
+                ""
+            },
+        )
         .replace("@SERVER@", &server)
         .replace(
             "@SERVER_H2@",
