@@ -272,6 +272,89 @@ pub struct Config {
     /// The header a trusted proxy names the client in (X-Forwarded-For, or e.g. X-Real-IP).
     #[arg(long, env = "REAL_IP_HEADER", default_value = "X-Forwarded-For", value_parser = parse_header_name)]
     pub real_ip_header: String,
+
+    // ---- Response cache (src/response_cache/; docs/response-cache.md) ----
+    /// Memory for the response cache, which serves cacheable PHP responses without PHP (e.g. 256M; 0 = off).
+    #[arg(long, env = "RESPONSE_CACHE_SIZE", default_value = "0", value_parser = parse_size)]
+    pub response_cache_size: u64,
+
+    /// Freshness of PHP responses that state none (no Cache-Control max-age/s-maxage, no Expires), like fastcgi_cache_valid (e.g. 60s, 10m; 0 = such responses are not cached).
+    #[arg(long, env = "RESPONSE_CACHE_TTL", default_value = "0", value_parser = parse_duration)]
+    pub response_cache_ttl: Duration,
+
+    /// Cookie names whose presence sends a request to PHP, uncached: prefixes, or suffixes when written *suffix; comma-separated (empty = none).
+    #[arg(long, env = "RESPONSE_CACHE_BYPASS_COOKIES", default_value = crate::response_cache::DEFAULT_BYPASS_COOKIES, value_parser = parse_cookie_list)]
+    pub response_cache_bypass_cookies: CookieList,
+
+    /// Response statuses that may be cached, comma-separated.
+    #[arg(long, env = "RESPONSE_CACHE_STATUS", default_value = "200,301,404", value_parser = parse_status_list)]
+    pub response_cache_status: StatusList,
+
+    /// Largest response body the cache stores.
+    #[arg(long, env = "RESPONSE_CACHE_MAX_ENTRY_SIZE", default_value = "1M", value_parser = parse_size)]
+    pub response_cache_max_entry_size: u64,
+
+    /// How long concurrent misses for one page wait for the request running PHP for it before running PHP themselves.
+    #[arg(long, env = "RESPONSE_CACHE_LOCK_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub response_cache_lock_timeout: Duration,
+
+    /// Send X-Cache (HIT, MISS, STALE, BYPASS, EXPIRED) on PHP responses while the cache is on, when 1.
+    #[arg(long, env = "RESPONSE_CACHE_HEADER", action = ArgAction::Set, value_parser = parse_bool, default_value = "1")]
+    pub response_cache_header: bool,
+}
+
+/// RESPONSE_CACHE_BYPASS_COOKIES, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieList(pub Vec<String>);
+
+impl std::ops::Deref for CookieList {
+    type Target = Vec<String>;
+    fn deref(&self) -> &Vec<String> {
+        &self.0
+    }
+}
+
+/// RESPONSE_CACHE_STATUS, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusList(pub Vec<u16>);
+
+impl std::ops::Deref for StatusList {
+    type Target = Vec<u16>;
+    fn deref(&self) -> &Vec<u16> {
+        &self.0
+    }
+}
+
+fn parse_cookie_list(s: &str) -> Result<CookieList, String> {
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let name = item.strip_prefix('*').unwrap_or(item);
+        if name
+            .bytes()
+            .any(|b| b <= b' ' || b"=;,\"\\".contains(&b) || b >= 0x7f)
+        {
+            return Err(format!(
+                "{item:?} is not a cookie name: expected comma-separated names or prefixes, *suffix for suffixes"
+            ));
+        }
+        out.push(item.to_string());
+    }
+    Ok(CookieList(out))
+}
+
+fn parse_status_list(s: &str) -> Result<StatusList, String> {
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match item.parse::<u16>() {
+            Ok(n) if (200..600).contains(&n) => out.push(n),
+            _ => {
+                return Err(format!(
+                "{item:?}: expected comma-separated status codes from 200 to 599, e.g. 200,301,404"
+            ))
+            }
+        }
+    }
+    Ok(StatusList(out))
 }
 
 impl Config {

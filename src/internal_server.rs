@@ -10,6 +10,7 @@
 //! - `GET /metrics`: Prometheus text format (see `crate::metrics`).
 //! - `GET /config`: the effective configuration as JSON; the value of any setting whose
 //!   name contains KEY, SECRET, PASSWORD or TOKEN is redacted (files are never read).
+//! - `PURGE`: removes entries from the response cache (see [`purge`]).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -37,6 +38,8 @@ pub struct InternalState {
     pub stop: Arc<StopSignal>,
     /// /config, rendered once at start-up.
     pub config: String,
+    /// The response cache, for PURGE (None when it is off).
+    pub response_cache: Option<Arc<crate::response_cache::ResponseCache>>,
     pub started: Instant,
 }
 
@@ -107,13 +110,24 @@ fn serve(mut stream: TcpStream, state: &InternalState) {
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let head = method == "HEAD";
+    if method == "PURGE" {
+        let (status, body) = purge(&buf, target, state);
+        let _ = respond(
+            &mut stream,
+            false,
+            status,
+            "application/json",
+            body.as_bytes(),
+        );
+        return;
+    }
     if method != "GET" && !head {
         let _ = respond(
             &mut stream,
             head,
             405,
             "text/plain; charset=utf-8",
-            b"only GET and HEAD\n",
+            b"only GET, HEAD and PURGE\n",
         );
         return;
     }
@@ -160,6 +174,47 @@ fn route(path: &str, state: &InternalState) -> (u16, &'static str, String) {
             "not found: try /health, /ready, /metrics or /config\n".into(),
         ),
     }
+}
+
+/// `PURGE` (deploy scripts): with a `Cache-Tag` or `Surrogate-Key` header, those tags;
+/// else the request target: `*` (everything), an absolute URL, or `/path?query` on every
+/// host. Answers `{"purged": N}`.
+fn purge(head: &[u8], target: &str, state: &InternalState) -> (u16, String) {
+    let Some(cache) = &state.response_cache else {
+        return (
+            404,
+            format!(
+                "{}\n",
+                json!({ "error": "the response cache is off (RESPONSE_CACHE_SIZE=0)" })
+            ),
+        );
+    };
+    let head = String::from_utf8_lossy(head);
+    let tags: Vec<&str> = head
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| {
+            let name = name.trim();
+            name.eq_ignore_ascii_case("Cache-Tag") || name.eq_ignore_ascii_case("Surrogate-Key")
+        })
+        .flat_map(|(_, v)| v.split(|c: char| c == ',' || c.is_ascii_whitespace()))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let purged: u64 = if !tags.is_empty() {
+        tags.iter().map(|t| cache.purge(t)).sum()
+    } else if target == "*" || target.starts_with('/') || target.contains("://") {
+        cache.purge(target)
+    } else {
+        return (
+            400,
+            format!(
+                "{}\n",
+                json!({ "error": "PURGE needs a path, a URL, * or a Cache-Tag header" })
+            ),
+        );
+    };
+    (200, format!("{}\n", json!({ "purged": purged })))
 }
 
 /// Ready unless draining, a PHP worker is missing, or the queue is (nearly) full.

@@ -121,6 +121,8 @@ pub struct CoreMetrics {
     pub dropped: Counter,
     pub streams_started: Counter,
     pub streams_ended: Counter,
+    /// The response cache's counters (src/response_cache/stats.rs).
+    pub response_cache: crate::response_cache::CacheCounters,
 }
 
 impl CoreMetrics {
@@ -176,6 +178,8 @@ pub struct Metrics {
     started: Instant,
     /// Access log lines dropped because the writer fell behind (set by the access log).
     pub access_log_dropped: Option<Arc<AtomicU64>>,
+    /// The response cache, when it is on.
+    pub response_cache: Option<Arc<crate::response_cache::ResponseCache>>,
 }
 
 impl Metrics {
@@ -187,6 +191,7 @@ impl Metrics {
             pool,
             started: Instant::now(),
             access_log_dropped: None,
+            response_cache: None,
         }
     }
 
@@ -514,6 +519,9 @@ impl Metrics {
                 "uring_php_access_log_dropped_total {}",
                 dropped.load(Ordering::Relaxed)
             )?;
+        }
+        if let Some(cache) = &self.response_cache {
+            crate::response_cache::stats::render(o, &self.cores, cache)?;
         }
         Ok(())
     }

@@ -107,7 +107,7 @@ pub fn run(
         monoio::spawn(Rc::clone(&completions).reap());
         let executor = match (&shared.pool, shared.cfg.executor()) {
             (Some(pool), Executor::Php) => {
-                service::Executor::Php(PhpHandler::new(pool.clone(), completions, Arc::clone(&shared.php), driver, index))
+                service::Executor::Php(Rc::new(PhpHandler::new(pool.clone(), completions, Arc::clone(&shared.php), driver, index)))
             }
             _ => service::Executor::Stub,
         };
@@ -122,6 +122,7 @@ pub fn run(
             chain,
             redirect_plain,
             conn_metrics: conn_metrics.clone(),
+            response_cache: shared.ops.response_cache_for_core(index),
         });
         let conn_cfg = Rc::new(ConnConfig { h1: shared.h1.clone(), h2: shared.h2.clone() });
         let shutdown = Shutdown::new();

@@ -42,6 +42,8 @@ fn color(p: Peer) -> RGBColor {
         Peer::NginxFpm => RGBColor(44, 160, 44),
         Peer::PhpServer => RGBColor(127, 127, 127),
         Peer::UringStub => RGBColor(148, 103, 189),
+        Peer::UringCache => RGBColor(140, 86, 75),
+        Peer::NginxCache => RGBColor(23, 190, 207),
     }
 }
 

@@ -10,16 +10,22 @@ pub enum Peer {
     NginxFpm,
     PhpServer,
     UringStub,
+    /// uring_php with its response cache on (RESPONSE_CACHE_SIZE, RESPONSE_CACHE_TTL).
+    UringCache,
+    /// nginx + php-fpm with fastcgi_cache as WordPress guides set it up.
+    NginxCache,
 }
 
 impl Peer {
-    pub const ALL: [Peer; 6] = [
+    pub const ALL: [Peer; 8] = [
         Peer::Uring,
         Peer::UringEpoll,
         Peer::Hyper,
         Peer::NginxFpm,
         Peer::PhpServer,
         Peer::UringStub,
+        Peer::UringCache,
+        Peer::NginxCache,
     ];
 
     /// Name on the command line and in results.csv.
@@ -31,6 +37,8 @@ impl Peer {
             Peer::NginxFpm => "nginx-fpm",
             Peer::PhpServer => "php-s",
             Peer::UringStub => "uring-stub",
+            Peer::UringCache => "uring-cache",
+            Peer::NginxCache => "nginx-cache",
         }
     }
 
@@ -43,6 +51,8 @@ impl Peer {
             Peer::NginxFpm => "nginx + php-fpm",
             Peer::PhpServer => "php -S",
             Peer::UringStub => "uring_php EXECUTOR=stub",
+            Peer::UringCache => "uring_php + response cache",
+            Peer::NginxCache => "nginx fastcgi_cache + php-fpm",
         }
     }
 
@@ -56,6 +66,10 @@ impl Peer {
             Peer::NginxFpm => "Debian's nginx (FastCGI over a unix socket) + Debian's php-fpm (NTS), pm = static",
             Peer::PhpServer => "Debian's PHP CLI built-in server: single-threaded, one request at a time",
             Peer::UringStub => "uring_php with EXECUTOR=stub: PHP routes answered without PHP (the HTTP layer alone)",
+            Peer::UringCache => "uring_php (io_uring) with RESPONSE_CACHE_SIZE=256M, RESPONSE_CACHE_TTL=60m (default bypass cookies)",
+            Peer::NginxCache => {
+                "nginx-fpm plus fastcgi_cache as WordPress guides configure it: keys_zone 100m, key $scheme$request_method$host$request_uri, fastcgi_cache_valid 200 60m, cache_lock, use_stale, skip on POST, query strings, wp-admin/wp-*.php URLs and WordPress's login/comment cookies"
+            }
         }
     }
 
@@ -71,7 +85,7 @@ impl Peer {
     pub fn takes_cpu_affinity(self) -> bool {
         matches!(
             self,
-            Peer::Uring | Peer::UringEpoll | Peer::UringStub | Peer::Hyper
+            Peer::Uring | Peer::UringEpoll | Peer::UringStub | Peer::Hyper | Peer::UringCache
         )
     }
 }
@@ -145,6 +159,24 @@ pub const SCENARIOS: &[Scenario] = &[
         describe: "static/100k.txt",
     },
     Scenario {
+        key: "cached-page",
+        title: "realistic page, response cache",
+        path: "/page.php",
+        post: false,
+        h2: None,
+        peers: &[Peer::UringCache, Peer::NginxCache, Peer::Uring, Peer::NginxFpm],
+        describe: "page.php (~20 KiB, no caching headers, like WordPress's front page) with each server's page cache on (60 min TTL, as fastcgi_cache_valid) and, for reference, both uncached",
+    },
+    Scenario {
+        key: "cache-miss",
+        title: "hello.php never storable, response cache on",
+        path: "/uncacheable.php",
+        post: false,
+        h2: None,
+        peers: &[Peer::Uring, Peer::UringCache],
+        describe: "uncacheable.php (hello.php with Cache-Control: private): every request takes the cache's miss path (lookup, coalescing, refused store) — its cost against the cache off",
+    },
+    Scenario {
         key: "h2-hello",
         title: "hello.php over h2c, 10 streams per connection",
         path: "/hello.php",
@@ -192,8 +224,8 @@ pub fn check(s: &Scenario, a: &Answer) -> Result<(), String> {
     }
     let body = a.text();
     let ok = match s.key {
-        "hello" | "h2-hello" => body == "Hello, World!",
-        "page" => {
+        "hello" | "h2-hello" | "cache-miss" => body == "Hello, World!",
+        "page" | "cached-page" => {
             a.body.len() > 18 * 1024 && body.ends_with("</html>\n") && body.contains("data-id=")
         }
         "api" => {

@@ -71,16 +71,20 @@ impl Server {
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let mut h2_addr = addr;
             let children = match peer {
-                Peer::Uring | Peer::UringEpoll | Peer::UringStub | Peer::Hyper => {
+                Peer::Uring
+                | Peer::UringEpoll
+                | Peer::UringStub
+                | Peer::Hyper
+                | Peer::UringCache => {
                     vec![spawn_rust(peer, ctx, place, addr, &dir)?]
                 }
-                Peer::NginxFpm => {
+                Peer::NginxFpm | Peer::NginxCache => {
                     let mut h2_port = free_port()?;
                     while h2_port == port {
                         h2_port = free_port()?;
                     }
                     h2_addr = ([127, 0, 0, 1], h2_port).into();
-                    spawn_nginx_fpm(ctx, place, port, h2_port, &dir)?
+                    spawn_nginx_fpm(ctx, place, port, h2_port, &dir, peer == Peer::NginxCache)?
                 }
                 Peer::PhpServer => vec![spawn_php_server(ctx, place, addr, &dir)?],
             };
@@ -280,6 +284,11 @@ fn spawn_rust(
         Peer::UringStub => {
             cmd.env("IO_DRIVER", "io-uring").env("EXECUTOR", "stub");
         }
+        Peer::UringCache => {
+            cmd.env("IO_DRIVER", "io-uring")
+                .env("RESPONSE_CACHE_SIZE", "256M")
+                .env("RESPONSE_CACHE_TTL", "60m");
+        }
         _ => {}
     }
     let (out, err) = log_file(dir, "server")?;
@@ -346,6 +355,7 @@ fn spawn_nginx_fpm(
     port: u16,
     h2_port: u16,
     dir: &Path,
+    page_cache: bool,
 ) -> Result<Vec<Child>, String> {
     for bin in [NGINX_BIN, PHP_FPM_BIN] {
         if !Path::new(bin).exists() {
@@ -354,7 +364,14 @@ fn spawn_nginx_fpm(
             ));
         }
     }
-    for sub in ["client_body", "fastcgi", "proxy", "uwsgi", "scgi"] {
+    for sub in [
+        "client_body",
+        "fastcgi",
+        "proxy",
+        "uwsgi",
+        "scgi",
+        "fastcgi_cache",
+    ] {
         fs::create_dir_all(dir.join(sub)).map_err(|e| e.to_string())?;
     }
     write_php_ini(dir)?;
@@ -402,11 +419,23 @@ fn spawn_nginx_fpm(
         thread::sleep(Duration::from_millis(20));
     }
 
+    let server = match page_cache {
+        true => NGINX_SERVER.replace("@CACHE@", NGINX_FASTCGI_CACHE_LOCATION),
+        false => NGINX_SERVER.replace("@CACHE@", ""),
+    };
     let conf = NGINX_CONF
-        .replace("@SERVER@", NGINX_SERVER)
+        .replace(
+            "@HTTP_CACHE@",
+            if page_cache {
+                NGINX_FASTCGI_CACHE_HTTP
+            } else {
+                ""
+            },
+        )
+        .replace("@SERVER@", &server)
         .replace(
             "@SERVER_H2@",
-            &NGINX_SERVER.replace("@PORT@ backlog=4096", "@H2PORT@ http2 backlog=4096"),
+            &server.replace("@PORT@ backlog=4096", "@H2PORT@ http2 backlog=4096"),
         )
         .replace("@H2PORT@", &h2_port.to_string())
         .replace("@USER@", if is_root() { "user root;\n" } else { "" })
@@ -464,7 +493,7 @@ http {
     scgi_temp_path "@ROOT@/scgi";
     server_tokens off;
     client_max_body_size 8m;
-
+@HTTP_CACHE@
 @SERVER@
 @SERVER_H2@
 }
@@ -487,6 +516,42 @@ const NGINX_SERVER: &str = r#"    server {
             fastcgi_param PATH_INFO $path_info;
             fastcgi_param HTTP_HOST $http_host;
             fastcgi_pass "unix:@SOCKET@";
-        }
+@CACHE@        }
     }
+"#;
+
+/// fastcgi_cache as the common WordPress guides set it up (nginx's own "9 tips for
+/// WordPress", EasyEngine, WordOps): a shared-memory key zone, the cache files on disk,
+/// one hour for 200s, the lock and stale options, and skipping POSTs, query strings,
+/// admin/login URLs and WordPress's login and comment cookies. Its TTL and cookies
+/// match the uring-cache peer's settings.
+const NGINX_FASTCGI_CACHE_HTTP: &str = r#"
+    fastcgi_cache_path "@ROOT@/fastcgi_cache" levels=1:2 keys_zone=WORDPRESS:100m inactive=60m max_size=256m;
+    fastcgi_cache_key "$scheme$request_method$host$request_uri";
+    fastcgi_cache_use_stale error timeout updating invalid_header http_500 http_503;
+    fastcgi_cache_background_update on;
+    fastcgi_cache_lock on;
+    fastcgi_ignore_headers Cache-Control Expires;
+    map $request_method $skip_method { POST 1; default 0; }
+    map $http_cookie $skip_cookie {
+        "~*comment_author|wordpress_[a-f0-9]+|wp-postpass|wordpress_no_cache|wordpress_logged_in|PHPSESSID" 1;
+        default 0;
+    }
+    map $request_uri $skip_uri {
+        "~*/wp-admin/|/xmlrpc.php|wp-.*\.php|/feed/|sitemap(_index)?\.xml" 1;
+        default 0;
+    }
+    map $query_string $skip_query { "" 0; default 1; }
+"#;
+
+const NGINX_FASTCGI_CACHE_LOCATION: &str = r#"            set $skip_cache 0;
+            if ($skip_method) { set $skip_cache 1; }
+            if ($skip_cookie) { set $skip_cache 1; }
+            if ($skip_uri) { set $skip_cache 1; }
+            if ($skip_query) { set $skip_cache 1; }
+            fastcgi_cache_bypass $skip_cache;
+            fastcgi_no_cache $skip_cache;
+            fastcgi_cache WORDPRESS;
+            fastcgi_cache_valid 200 301 404 60m;
+            add_header X-Cache $upstream_cache_status;
 "#;
