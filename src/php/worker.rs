@@ -82,9 +82,11 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
     let lane = shared.lane_of(id);
     while let Some(job) = shared.next_job(lane) {
         shared.stats.busy.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             context::execute(&job, id, &cfg.limits, interrupt_flags)
         }));
+        shared.note_job_time(started.elapsed());
         shared.stats.busy.fetch_sub(1, Ordering::Relaxed);
         shared.stats.executed.fetch_add(1, Ordering::Relaxed);
         if let Err(panic) = outcome {
