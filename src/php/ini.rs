@@ -42,6 +42,10 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("max_file_uploads", "20"),
     ("zend.assertions", "-1"),
     ("cgi.fix_pathinfo", "1"),
+    // Debian's PHP is compiled with this include_path; every library Debian packages
+    // (php-symfony-*, php-laravel-framework, phpMyAdmin's dependencies, ...) lives under
+    // /usr/share/php and is loaded through it (`require_once 'Symfony/.../autoload.php'`).
+    ("include_path", ".:/usr/share/php"),
 ];
 
 #[derive(Clone, Debug, Default)]
