@@ -25,12 +25,14 @@ impl Page {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    /// Names of the cookies this response sets (`Set-Cookie`), in order.
-    pub fn set_cookie_names(&self) -> Vec<String> {
+    /// The cookies this response sets, without their values (which are random or time-
+    /// dependent): `name; attr; attr=value`, with `=deleted` when the value deletes the
+    /// cookie, an expiry date written `expires=<date>` and Max-Age `max-age=<n>`.
+    pub fn set_cookies(&self) -> Vec<String> {
         self.headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
-            .filter_map(|(_, v)| v.split('=').next().map(|n| n.trim().to_string()))
+            .map(|(_, v)| cookie_shape(v))
             .collect()
     }
 
@@ -172,6 +174,32 @@ impl Browser {
             body: fs::read(&body_file).unwrap_or_default(),
         }
     }
+}
+
+fn cookie_shape(set_cookie: &str) -> String {
+    let mut parts = set_cookie.split(';').map(str::trim);
+    let first = parts.next().unwrap_or("");
+    let (name, value) = first.split_once('=').unwrap_or((first, ""));
+    let mut out = name.to_string();
+    if value.is_empty() || value == "deleted" {
+        out.push_str("=deleted");
+    }
+    let mut attrs: Vec<String> = parts
+        .filter(|a| !a.is_empty())
+        .map(|a| match a.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("expires") => "expires=<date>".to_string(),
+            // PHP derives Max-Age from the expiry and the clock: a second may pass.
+            Some((k, _)) if k.eq_ignore_ascii_case("max-age") => "max-age=<n>".to_string(),
+            Some((k, v)) => format!("{}={v}", k.to_ascii_lowercase()),
+            None => a.to_ascii_lowercase(),
+        })
+        .collect();
+    attrs.sort();
+    for a in attrs {
+        out.push_str("; ");
+        out.push_str(&a);
+    }
+    out
 }
 
 /// curl's `-D` file holds every response head (1xx ones too); the last one is the answer.

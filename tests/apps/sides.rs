@@ -142,7 +142,8 @@ pub struct Step {
     pub location: Option<String>,
     /// The media type, without parameters.
     pub content_type: Option<String>,
-    /// Names of the cookies set, 32-hex-digit parts (hashes of the site URL) as `{hash}`.
+    /// The cookies set, without values (see `Page::set_cookies`), 32-hex-digit parts
+    /// (hashes of the site URL) as `{hash}`.
     pub cookies: Vec<String>,
     /// What the flow found in the response (normalised the same way).
     pub facts: Vec<String>,
@@ -200,7 +201,7 @@ impl Transcript {
             crate::browser::preview(&page.text())
         );
         let mut cookies: Vec<String> = page
-            .set_cookie_names()
+            .set_cookies()
             .iter()
             .map(|c| normalize_hashes(c))
             .collect();
