@@ -1,7 +1,8 @@
 //! A Symfony 5.4 app and a Laravel 8 app (tests/apps/symfony, tests/apps/laravel), built
 //! from Debian's php-symfony-* and php-laravel-framework packages: a route, a session, a
-//! form POST with a CSRF token, a flash message after a redirect, a permanent redirect and
-//! a 404 page. Each server runs its own copy (the apps write their caches and sessions).
+//! form POST with a CSRF token, a flash message after a redirect, a permanent redirect,
+//! a 404 page, and a page without a session (the benchmark's). Each server runs its own
+//! copy (the apps write their caches and sessions).
 
 use std::fs;
 use std::path::Path;
@@ -52,6 +53,10 @@ fn symfony_flow(side: Side, base: &str) -> Transcript {
     let p = b.get("/no-such-page");
     t.step("404", &p, 404)
         .contains(&p, "The server returned a \"404 Not Found\".");
+    let p = Browser::new(base).get("/hello/bench");
+    t.step("page without a session", &p, 200)
+        .contains(&p, "Hello, bench! (Symfony 5.4.")
+        .check(p.set_cookies().is_empty(), "no cookie", &p);
     // Another client has its own session.
     let p = Browser::new(base).get("/");
     t.step("home, new session", &p, 200)
@@ -96,6 +101,10 @@ fn laravel_flow(side: Side, base: &str) -> Transcript {
     t.step("permanent redirect", &p, 301);
     let p = b.get("/no-such-page");
     t.step("404", &p, 404).contains(&p, "Not Found");
+    let p = Browser::new(base).get("/hello/bench");
+    t.step("page without a session", &p, 200)
+        .contains(&p, "Hello, bench! (Laravel 8.")
+        .check(p.set_cookies().is_empty(), "no cookie", &p);
     let p = Browser::new(base).get("/");
     t.step("home, new session", &p, 200)
         .contains(&p, "Visits in this session: 1");

@@ -56,6 +56,9 @@ final class Kernel extends BaseKernel
             ->controller([DemoController::class, 'contact'])->methods(['GET', 'POST']);
         $routes->add('thanks', '/contact/thanks')
             ->controller([DemoController::class, 'thanks'])->methods(['GET']);
+        $routes->add('hello', '/hello/{name}')
+            ->controller([DemoController::class, 'hello'])->methods(['GET'])
+            ->requirements(['name' => '[a-z]{1,20}']);
         $routes->add('old_home', '/old-home')
             ->controller(RedirectController::class)
             ->defaults(['route' => 'home', 'permanent' => true]);

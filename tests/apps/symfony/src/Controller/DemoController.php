@@ -33,6 +33,12 @@ final class DemoController extends AbstractController
         return $this->render('contact.html.twig', ['error' => null]);
     }
 
+    /** A page without a session (the benchmark's page). */
+    public function hello(string $name): Response
+    {
+        return $this->render('hello.html.twig', ['name' => $name]);
+    }
+
     public function thanks(): Response
     {
         return $this->render('thanks.html.twig');

@@ -29,6 +29,12 @@ class DemoController extends Controller
         return redirect()->route('thanks')->with('status', "Thanks, {$data['name']}!");
     }
 
+    /** A page without a session (the benchmark's page). */
+    public function hello(string $name)
+    {
+        return view('hello', ['name' => $name, 'version' => app()->version()]);
+    }
+
     public function thanks()
     {
         return view('thanks');
