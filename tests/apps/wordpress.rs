@@ -38,11 +38,10 @@ pub fn prepare(side: Side, dir: &Path) -> Site {
     // Debian's wp-config.php picks /etc/wordpress/config-<Host>.php; a site of our own
     // has its settings in place, as WordPress's own installer would write them.
     fs::write(root.join("wp-config.php"), wp_config(&db_name)).unwrap();
-    // No front controller: nginx's `try_files $uri /index.php` (the reference's) and
-    // uring_php's INDEX_FILE send /wp-admin/ to /index.php, not to wp-admin/index.php
-    // (WordPress's nginx recipe adds `$uri/`). Without one, WordPress's installer finds
-    // /index.php/... permalinks working (PATH_INFO) and uses them, on both servers.
+    // nginx as WordPress's own guide configures it: `try_files $uri $uri/ /index.php?$args`
+    // (the reference's front-controller mode); uring_php: INDEX_FILE=index.php.
     Site::new(&root, dir.join("sessions"))
+        .front_controller()
         .ini("mysqli.default_socket", &db.socket().display().to_string())
 }
 
@@ -166,9 +165,9 @@ pub fn flow(side: Side, base: &str) -> Transcript {
     t.check(status == "publish", &format!("status {status}"), &p);
     let link = created["link"].as_str().unwrap_or("").to_string();
     t.check(link.starts_with(base), "a link on this site", &p);
-    // Pretty permalinks are on when WordPress's install could fetch one from itself.
-    let pretty = !link.contains("?p=");
-    t.fact(&format!("pretty permalinks: {pretty}"));
+    // Pretty permalinks are on when WordPress's installer could fetch one from itself
+    // over HTTP while it ran (a second worker answers).
+    t.check(!link.contains("?p="), "pretty permalinks", &p);
 
     let visitor = Browser::new(base);
     let p = visitor.get("/");
@@ -179,8 +178,8 @@ pub fn flow(side: Side, base: &str) -> Transcript {
     t.step("post page", &p, 200)
         .contains(&p, &format!(">{TITLE}<"))
         .contains(&p, MARKER);
-    let p = visitor.get("/index.php/wp-json/wp/v2/posts");
-    t.step("REST posts (PATH_INFO URL)", &p, 200);
+    let p = visitor.get("/wp-json/wp/v2/posts");
+    t.step("REST posts (pretty URL)", &p, 200);
     let posts = p.json();
     let titles: Vec<String> = posts
         .as_array()
