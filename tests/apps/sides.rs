@@ -47,7 +47,8 @@ impl Side {
 /// is each server's default.
 pub struct Site {
     pub docroot: PathBuf,
-    /// Every path that is not a file runs this script (nginx: `try_files $uri /index.php`).
+    /// Every path that is neither a file nor a directory with an index runs /index.php
+    /// (nginx: `try_files $uri $uri/ /index.php$is_args$args`).
     pub front_controller: bool,
     pub ini: Vec<(String, String)>,
     pub sessions: PathBuf,
