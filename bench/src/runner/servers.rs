@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use super::apps::Site;
 use super::scenarios::Peer;
 use super::{cpu_list, probe, procfs};
 
@@ -40,8 +41,6 @@ pub struct Placement {
 /// What every server needs to know.
 pub struct Context {
     pub bin_dir: PathBuf,
-    /// Canonical, so every peer sees the same DOCUMENT_ROOT / SCRIPT_FILENAME.
-    pub docroot: PathBuf,
     /// The run's temp dir (configs, logs, sockets).
     pub tmp: PathBuf,
 }
@@ -60,6 +59,7 @@ impl Server {
     pub fn start(
         peer: Peer,
         ctx: &Context,
+        site: &Site,
         place: &Placement,
         tag: &str,
     ) -> Result<Server, String> {
@@ -72,7 +72,7 @@ impl Server {
             let mut h2_addr = addr;
             let children = match peer {
                 Peer::Uring | Peer::UringEpoll | Peer::UringStub | Peer::Hyper => {
-                    vec![spawn_rust(peer, ctx, place, addr, &dir)?]
+                    vec![spawn_rust(peer, ctx, site, place, addr, &dir)?]
                 }
                 Peer::NginxFpm => {
                     let mut h2_port = free_port()?;
@@ -80,9 +80,9 @@ impl Server {
                         h2_port = free_port()?;
                     }
                     h2_addr = ([127, 0, 0, 1], h2_port).into();
-                    spawn_nginx_fpm(ctx, place, port, h2_port, &dir)?
+                    spawn_nginx_fpm(site, place, port, h2_port, &dir)?
                 }
-                Peer::PhpServer => vec![spawn_php_server(ctx, place, addr, &dir)?],
+                Peer::PhpServer => vec![spawn_php_server(site, place, addr, &dir)?],
             };
             let mut server = Server {
                 peer,
@@ -91,7 +91,7 @@ impl Server {
                 children,
                 dir: dir.clone(),
             };
-            match server.wait_ready() {
+            match server.wait_ready(&site.ready_path) {
                 Ok(()) => return Ok(server),
                 Err(e) => {
                     last = format!("{e}\n{}", server.logs());
@@ -106,7 +106,7 @@ impl Server {
         self.children.iter().map(|c| c.id()).collect()
     }
 
-    fn wait_ready(&mut self) -> Result<(), String> {
+    fn wait_ready(&mut self, path: &str) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut last = String::from("no attempt");
         while Instant::now() < deadline {
@@ -115,7 +115,7 @@ impl Server {
                     return Err(format!("exited at startup ({status})"));
                 }
             }
-            match probe::get(self.addr, "/hello.php") {
+            match probe::get(self.addr, path) {
                 Ok(a) if a.status == 200 => return Ok(()),
                 Ok(a) => last = format!("status {}", a.status),
                 Err(e) => last = e,
@@ -233,6 +233,7 @@ fn pinned(prog: &str, cpus: &[usize]) -> Command {
 fn spawn_rust(
     peer: Peer,
     ctx: &Context,
+    site: &Site,
     place: &Placement,
     addr: SocketAddr,
     dir: &Path,
@@ -260,8 +261,11 @@ fn spawn_rust(
         Command::new(&bin)
     };
     clean(&mut cmd);
+    fs::create_dir_all(dir.join("sessions")).map_err(|e| e.to_string())?;
     cmd.env("LISTEN_ADDR", addr.to_string())
-        .env("DOCUMENT_ROOT", &ctx.docroot)
+        .env("DOCUMENT_ROOT", &site.docroot)
+        // As php-fpm's php.ini below: a session directory of the server's own.
+        .env("PHP_INI_SESSION__SAVE_PATH", dir.join("sessions"))
         .env("PHP_WORKERS", place.workers.to_string())
         // Deep enough that no connection count here meets a full queue (503): nginx
         // queues in php-fpm's listen backlog (4096) the same way.
@@ -270,6 +274,9 @@ fn spawn_rust(
         .env("LOG_LEVEL", "warn")
         .env("LOG_FORMAT", "json")
         .env("TMPDIR", dir);
+    if site.front_controller {
+        cmd.env("INDEX_FILE", "index.php");
+    }
     match peer {
         Peer::Uring => {
             cmd.env("IO_DRIVER", "io-uring");
@@ -289,7 +296,7 @@ fn spawn_rust(
 }
 
 fn spawn_php_server(
-    ctx: &Context,
+    site: &Site,
     place: &Placement,
     addr: SocketAddr,
     dir: &Path,
@@ -304,7 +311,7 @@ fn spawn_php_server(
         .arg("-S")
         .arg(addr.to_string())
         .arg("-t")
-        .arg(&ctx.docroot);
+        .arg(&site.docroot);
     let (out, err) = log_file(dir, "php-server")?;
     cmd.stdout(out).stderr(err);
     cmd.spawn()
@@ -341,7 +348,7 @@ fn ini_quote(v: &str) -> String {
 }
 
 fn spawn_nginx_fpm(
-    ctx: &Context,
+    site: &Site,
     place: &Placement,
     port: u16,
     h2_port: u16,
@@ -402,17 +409,25 @@ fn spawn_nginx_fpm(
         thread::sleep(Duration::from_millis(20));
     }
 
+    let server = NGINX_SERVER.replace(
+        "@FRONT@",
+        if site.front_controller {
+            NGINX_FRONT_CONTROLLER
+        } else {
+            ""
+        },
+    );
     let conf = NGINX_CONF
-        .replace("@SERVER@", NGINX_SERVER)
+        .replace("@SERVER@", &server)
         .replace(
             "@SERVER_H2@",
-            &NGINX_SERVER.replace("@PORT@ backlog=4096", "@H2PORT@ http2 backlog=4096"),
+            &server.replace("@PORT@ backlog=4096", "@H2PORT@ http2 backlog=4096"),
         )
         .replace("@H2PORT@", &h2_port.to_string())
         .replace("@USER@", if is_root() { "user root;\n" } else { "" })
         .replace("@WORKERS@", &place.io_threads.to_string())
         .replace("@ROOT@", &d.to_string())
-        .replace("@DOCROOT@", &ctx.docroot.display().to_string())
+        .replace("@DOCROOT@", &site.docroot.display().to_string())
         .replace("@SOCKET@", &socket.display().to_string())
         .replace("@PORT@", &port.to_string())
         .replace("@MIME_TYPES@", MIME_TYPES)
@@ -477,7 +492,7 @@ const NGINX_SERVER: &str = r#"    server {
         server_name localhost;
         root "@DOCROOT@";
         index index.php index.html;
-
+@FRONT@
         location ~ [^/]\.php(/|$) {
             fastcgi_split_path_info ^(.+?\.php)(/.*)$;
             try_files $fastcgi_script_name =404;
@@ -489,4 +504,10 @@ const NGINX_SERVER: &str = r#"    server {
             fastcgi_pass "unix:@SOCKET@";
         }
     }
+"#;
+
+/// uring_php's INDEX_FILE=index.php: `try_files $uri $uri/ /index.php$is_args$args`.
+const NGINX_FRONT_CONTROLLER: &str = r#"        location / {
+            try_files $uri $uri/ /index.php$is_args$args;
+        }
 "#;
