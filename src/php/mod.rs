@@ -8,6 +8,7 @@ pub mod engine;
 mod ffi;
 pub mod ini;
 pub mod inline;
+mod lane_pick;
 pub mod lane_submit;
 mod output;
 pub mod pool;
