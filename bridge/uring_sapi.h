@@ -33,7 +33,6 @@ typedef struct uring_request_info {
     int64_t content_length;      /* -1 when the request has no body */
     const char *cookie;          /* NULL when no Cookie header */
     const char *authorization;   /* NULL when no Authorization header */
-    int proto_num;               /* 1000, 1001 or 2000 */
 } uring_request_info;
 
 /* One response header as PHP holds it ("Name: value"). */

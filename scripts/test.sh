@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs what the tests need (the ZTS PHP build, nginx + php-fpm as
-# the reference, curl, h2load, ...), then the whole workspace's tests.
+# the reference, curl, h2load, the real applications of tests/apps/ and MariaDB, ...),
+# then the whole workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/ensure-rust.sh
@@ -8,4 +9,5 @@ cd "$(dirname "$0")/.."
 PHP_PREFIX=$(./scripts/build-php.sh | tail -n 1)
 export PHP_CONFIG="$PHP_PREFIX/bin/php-config"
 ./scripts/install-test-deps.sh
+./scripts/install-apps.sh
 cargo test --workspace --locked "$@"

@@ -63,7 +63,8 @@ pub struct Config {
     pub document_root: PathBuf,
 
     /// Front-controller script (e.g. index.php): every path that is not an existing file
-    /// is sent to it, as nginx's `try_files $uri /index.php$is_args$args`.
+    /// is sent to it, as nginx's `try_files $uri $uri/ /index.php$is_args$args` (a directory
+    /// with an index.php or index.html of its own is served by it).
     #[arg(long, env = "INDEX_FILE", value_parser = parse_index_file)]
     pub index_file: Option<String>,
 

@@ -1,7 +1,7 @@
 //! Maps a request path to what serves it, as nginx with the usual PHP config would:
 //! `fastcgi_split_path_info ^(.+?\.php)(/.*)$` + `try_files $fastcgi_script_name =404`
 //! for scripts, `index index.php index.html` for directories, and (front-controller
-//! mode) `try_files $uri /index.php$is_args$args`.
+//! mode) `try_files $uri $uri/ /index.php$is_args$args`.
 //!
 //! Files are opened beneath the document root with `openat2(RESOLVE_BENEATH)`, so no
 //! `..`, absolute or symlinked path can reach outside it, whatever the encoding.
@@ -185,7 +185,14 @@ impl Router {
                 meta,
                 rel: rel_path(&segments),
             },
-            Some((_, meta)) if meta.is_dir() && self.index_file.is_none() => {
+            Some((_, meta)) if meta.is_dir() => {
+                let index = self.directory_index(&segments);
+                // Front-controller mode is `try_files $uri $uri/ /index.php$is_args$args`:
+                // a directory with an index of its own (WordPress's /wp-admin/) is served
+                // by it, any other by the front controller.
+                if let (Route::Forbidden, Some(front)) = (&index, &self.index_file) {
+                    return self.front_controller(front);
+                }
                 if !trailing_slash && !segments.is_empty() {
                     let mut loc = raw_path.to_string();
                     loc.push('/');
@@ -195,7 +202,7 @@ impl Router {
                     }
                     return Route::Redirect(loc);
                 }
-                self.directory_index(&segments)
+                index
             }
             _ => match &self.index_file {
                 Some(index) => self.front_controller(index),
@@ -420,5 +427,16 @@ mod tests {
         assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
         assert_eq!(php(r.route("/sub/", None)).script_name, "/index.php");
         assert!(matches!(r.route("/nope.php", None), Route::NotFound));
+        // A directory with an index of its own is served by it (`$uri/`), as WordPress's
+        // /wp-admin/ needs; without the slash it is redirected first, as everywhere.
+        assert!(matches!(
+            r.route("/sub/deeper/", None),
+            Route::Static { .. }
+        ));
+        match r.route("/sub/deeper", None) {
+            Route::Redirect(l) => assert_eq!(l, "/sub/deeper/"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(php(r.route("/", None)).script_name, "/index.php");
     }
 }

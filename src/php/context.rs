@@ -3,7 +3,7 @@
 
 use std::time::{Instant, UNIX_EPOCH};
 
-use uring_http::{Headers, Version};
+use uring_http::Headers;
 
 use super::ffi;
 use super::output::Output;
@@ -274,14 +274,6 @@ fn default_head() -> ResponseHead {
     }
 }
 
-fn proto_num(v: Version) -> i32 {
-    match v {
-        Version::Http10 => 1000,
-        Version::Http11 => 1001,
-        Version::Http2 => 2000,
-    }
-}
-
 /// The C strings of `uring_request_info`, NUL-terminated in one buffer (one allocation
 /// per request instead of one per string), alive for the duration of the request.
 struct InfoStrings {
@@ -387,7 +379,6 @@ pub(crate) fn execute(
         },
         cookie: strings.opt(strings.cookie),
         authorization: strings.opt(strings.authorization),
-        proto_num: proto_num(r.version),
     };
     let mut ctx = RequestCtx {
         job,

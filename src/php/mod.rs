@@ -9,6 +9,7 @@ mod ffi;
 pub mod hangup;
 pub mod ini;
 pub mod inline;
+mod lane_pick;
 pub mod lane_submit;
 pub mod opcache_restart;
 mod output;

@@ -9,7 +9,9 @@
 //! worker pinned to its own CPU, so in the common case a request never crosses CPUs —
 //! a cross-CPU wakeup costs far more than a local one in VMs. Nothing is stranded: a
 //! full lane overflows into the others, an idle worker takes work from any lane, and a
-//! core wakes an idle worker elsewhere when its own lane's workers are all busy.
+//! core wakes an idle worker elsewhere when its own lane's workers are all busy. A
+//! worker takes from a longer lane than its own in proportion to the difference
+//! (`lane_pick`), so unevenly loaded cores do not make some connections wait longer.
 
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,6 +20,7 @@ use std::thread::JoinHandle;
 use crossbeam_queue::ArrayQueue;
 
 use super::context::ExecLimits;
+use super::lane_pick::{self, Random};
 use super::request::Job;
 use super::worker;
 
@@ -289,21 +292,36 @@ impl PoolShared {
         worker_id % self.lanes.len()
     }
 
-    /// A job from `lane`, else from any other lane. Jobs whose client has gone are
-    /// dropped on the way (nobody waits for their answer): a flood of cancelled requests
-    /// costs the workers nothing, and the requests behind it move up at once.
-    fn take(&self, lane: usize) -> Option<Job> {
+    /// A job for a worker of `lane`: from the lane `lane_pick` chooses by the lanes'
+    /// lengths, else (it was taken meanwhile) from any lane, own first.
+    fn take(&self, lane: usize, random: &mut Random) -> Option<Job> {
         let n = self.lanes.len();
-        (0..n).find_map(|k| {
-            let queue = &self.lanes[(lane + k) % n].queue;
-            while let Some(job) = queue.pop() {
-                if !job.reply.control.is_aborted() {
+        // More than 64 lanes (cores) keep the plain order rather than allocate here.
+        if (2..=64).contains(&n) {
+            let mut lens = [0usize; 64];
+            for (len, l) in lens.iter_mut().zip(&self.lanes) {
+                *len = l.queue.len();
+            }
+            if let Some(k) = lane_pick::pick(&lens[..n], lane, random.next()) {
+                if let Some(job) = self.pop_live(k) {
                     return Some(job);
                 }
-                self.stats.skipped.fetch_add(1, Ordering::Relaxed);
             }
-            None
-        })
+        }
+        (0..n).find_map(|k| self.pop_live((lane + k) % n))
+    }
+
+    /// The next job of lane `k` whose client is still there. Jobs whose client has gone
+    /// are dropped on the way (nobody waits for their answer): a flood of cancelled
+    /// requests costs the workers nothing, and the requests behind it move up at once.
+    fn pop_live(&self, k: usize) -> Option<Job> {
+        while let Some(job) = self.lanes[k].queue.pop() {
+            if !job.reply.control.is_aborted() {
+                return Some(job);
+            }
+            self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        None
     }
 
     /// Drops the queued jobs whose client is gone, keeping the others in their order
@@ -333,13 +351,13 @@ impl PoolShared {
 
     /// The next job for a worker of `lane`, sleeping while there is none anywhere; None
     /// once shut down and drained.
-    pub(crate) fn next_job(&self, lane: usize) -> Option<Job> {
+    pub(crate) fn next_job(&self, lane: usize, random: &mut Random) -> Option<Job> {
         let own = &self.lanes[lane];
         loop {
             if self.abandon.load(Ordering::SeqCst) {
                 return None;
             }
-            if let Some(job) = self.take(lane) {
+            if let Some(job) = self.take(lane, random) {
                 return Some(job);
             }
             if self.shutdown.load(Ordering::SeqCst) {
@@ -348,7 +366,7 @@ impl PoolShared {
             let guard = own.lock.lock().unwrap_or_else(|e| e.into_inner());
             own.sleepers.fetch_add(1, Ordering::Relaxed);
             fence(Ordering::SeqCst);
-            if let Some(job) = self.take(lane) {
+            if let Some(job) = self.take(lane, random) {
                 own.sleepers.fetch_sub(1, Ordering::Relaxed);
                 return Some(job);
             }

@@ -15,7 +15,10 @@ DIR/RESULTS.md, DIR/results.csv and DIR/plots/*.png.
 
   --quick          hello + static-1k, 64 connections, two 2 s rounds per mode, no scaling
                    run (< 3 min); output in bench/quick/ unless --out is given
-  --scenarios      hello, page, api, static-1k, static-100k (default: all)
+  --scenarios      hello, page, api, static-1k, static-100k, h2-hello, and the real
+                   applications wordpress, mediawiki, dokuwiki, phpmyadmin, adminer,
+                   symfony, laravel (shared mode, 16 and 64 connections, runs of at
+                   least 10 s; scripts/install-apps.sh installs them) (default: all)
   --peers          uring, uring-epoll, hyper, nginx-fpm, php-s, uring-stub (default: all)
   --conns          wrk connections (default 16,64,256)
   --modes          shared (servers on every CPU, wrk unpinned) and/or separate (servers

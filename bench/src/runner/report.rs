@@ -148,6 +148,31 @@ pub fn checks(out: &Outcome, opts: &Options) -> Vec<Check> {
                 });
             }
         }
+        // Issue 12: on real applications, p99 no worse than php-fpm's.
+        for sc in SCENARIOS
+            .iter()
+            .filter(|s| s.app.is_some() && opts.scenarios.iter().any(|o| o.key == s.key))
+        {
+            for c in super::conns_of(sc, opts) {
+                if let (Some(u), Some(n)) = (
+                    get(mode, sc.key, Peer::Uring, c),
+                    get(mode, sc.key, Peer::NginxFpm, c),
+                ) {
+                    v.push(Check {
+                        target: "real apps: p99 no worse than nginx + php-fpm (issue 12)",
+                        mode,
+                        conns: c,
+                        measured: format!(
+                            "{}: {} vs {}",
+                            sc.title,
+                            fmt_us(u.p99_us),
+                            fmt_us(n.p99_us)
+                        ),
+                        met: u.p99_us <= n.p99_us,
+                    });
+                }
+            }
+        }
         // Issue 4: h2 hello.php ≥ 4× nginx + php-fpm (h2load -c16 -m10).
         if let Some(h2) = super::scenarios::scenario("h2-hello").and_then(|s| s.h2) {
             for &c in h2.connections {
@@ -238,6 +263,34 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
         let _ = writeln!(w);
     }
 
+    // ---- real applications ----
+    let apps = real_apps(out, opts);
+    if !apps.is_empty() {
+        let _ = writeln!(w, "## Real applications (issue 12)\n");
+        let _ = writeln!(
+            w,
+            "Debian's packages (scripts/install-apps.sh) and the two framework apps of tests/apps/, each page \
+             anonymous, served by uring_php and by nginx + php-fpm from the same copy, side by side, round by round \
+             ({}). Ratios are uring_php's over nginx + php-fpm's: req/s above 1 and p99 below 1 favour uring_php.\n",
+            out.placements
+                .iter()
+                .filter(|(m, _)| *m == Mode::Shared)
+                .map(|(_, p)| format!("{} PHP workers / php-fpm children each", p.workers))
+                .next()
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            w,
+            "| app | conns | req/s uring_php | req/s nginx+fpm | req/s × | p50 uring_php | p50 nginx+fpm | p99 uring_php | p99 nginx+fpm | p99 × | CPU-µs/req uring_php | nginx+fpm |"
+        );
+        let _ = writeln!(
+            w,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        w.push_str(&apps);
+        let _ = writeln!(w);
+    }
+
     // ---- summary ----
     let summary = summary(out, opts);
     if !summary.is_empty() {
@@ -286,7 +339,8 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
     let _ = writeln!(w, "## Method\n");
     let _ = writeln!(
         w,
-        "- Every peer listens on 127.0.0.1 with the same document root (`bench/php/`), the same php.ini settings \
+        "- Every peer listens on 127.0.0.1 with the same document root (`bench/php/`; for a real application, that \
+         app's copy in the run's temp dir, see bench/src/runner/apps.rs), the same php.ini settings \
          (uring_php's built-in defaults, `uring_php::php::ini::DEFAULTS`, written into php-fpm's and php -S's php.ini: \
          OPcache on, JIT off) and the same number of PHP workers (php-fpm: `pm = static` with as many children). \
          uring_php and the hyper variant run with QUEUE_CAPACITY={q}, php-fpm with listen.backlog = {q}, so no \
@@ -491,7 +545,7 @@ fn summary(out: &Outcome, opts: &Options) -> String {
         .filter(|s| opts.scenarios.iter().any(|o| o.key == s.key))
     {
         for (mode, _) in &out.placements {
-            for &c in &opts.conns {
+            for c in super::conns_of(sc, opts) {
                 let Some(u) = stats::find(&out.samples, *mode, sc.key, Peer::Uring, c) else {
                     continue;
                 };
@@ -513,6 +567,42 @@ fn summary(out: &Outcome, opts: &Options) -> String {
                     u.cpu_us_per_req,
                     cpu(&h),
                     cpu(&n),
+                );
+            }
+        }
+    }
+    w
+}
+
+/// One line per app scenario × mode × connections where both uring_php and nginx + php-fpm ran.
+fn real_apps(out: &Outcome, opts: &Options) -> String {
+    let mut w = String::new();
+    for sc in SCENARIOS
+        .iter()
+        .filter(|s| s.app.is_some() && opts.scenarios.iter().any(|o| o.key == s.key))
+    {
+        for (mode, _) in &out.placements {
+            for c in super::conns_of(sc, opts) {
+                let (Some(u), Some(n)) = (
+                    stats::find(&out.samples, *mode, sc.key, Peer::Uring, c),
+                    stats::find(&out.samples, *mode, sc.key, Peer::NginxFpm, c),
+                ) else {
+                    continue;
+                };
+                let _ = writeln!(
+                    w,
+                    "| {} | {c} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |",
+                    sc.title,
+                    fmt_rps(u.rps),
+                    fmt_rps(n.rps),
+                    fmt_ratio(ratio(u.rps, n.rps)),
+                    fmt_us(u.p50_us),
+                    fmt_us(n.p50_us),
+                    fmt_us(u.p99_us),
+                    fmt_us(n.p99_us),
+                    fmt_ratio(ratio(u.p99_us, n.p99_us)),
+                    u.cpu_us_per_req,
+                    n.cpu_us_per_req,
                 );
             }
         }

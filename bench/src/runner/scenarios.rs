@@ -1,6 +1,8 @@
 //! The peers and the scenarios, and how to tell a correct answer.
 
+use super::apps::App;
 use super::probe::Answer;
+use super::stats::Mode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Peer {
@@ -107,10 +109,44 @@ pub struct Scenario {
     pub h2: Option<H2>,
     pub peers: &'static [Peer],
     pub describe: &'static str,
+    /// A real application's page, served from that app's own site (bench/src/runner/apps.rs)
+    /// instead of bench/php.
+    pub app: Option<App>,
+    /// Runs at these connection counts only, whatever --conns says.
+    pub conns: Option<&'static [usize]>,
+    /// Runs in these modes only.
+    pub modes: Option<&'static [Mode]>,
 }
 
 const PHP_PEERS: &[Peer] = &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm];
 const STATIC_PEERS: &[Peer] = &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm];
+
+/// The real applications: 4 PHP workers on each side (shared mode, 2 CPUs × 2), as in
+/// issue 12, at 16 and 64 connections, against nginx + php-fpm only.
+const APP_CONNS: &[usize] = &[16, 64];
+const APP_MODES: &[Mode] = &[Mode::Shared];
+const APP_PEERS: &[Peer] = &[Peer::Uring, Peer::NginxFpm];
+
+const fn app(
+    key: &'static str,
+    title: &'static str,
+    path: &'static str,
+    app: App,
+    describe: &'static str,
+) -> Scenario {
+    Scenario {
+        key,
+        title,
+        path,
+        post: false,
+        h2: None,
+        peers: APP_PEERS,
+        describe,
+        app: Some(app),
+        conns: Some(APP_CONNS),
+        modes: Some(APP_MODES),
+    }
+}
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
@@ -121,6 +157,9 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: None,
         peers: &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer, Peer::UringStub],
         describe: "`echo \"Hello, World!\"`: the cost of a PHP request itself",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "page",
@@ -130,6 +169,9 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: None,
         peers: &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer],
         describe: "page.php: an autoloader pulls in 23 class files, a small kernel builds a catalog of 120 objects, sorts, filters and renders ~20 KiB of HTML",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "api",
@@ -139,6 +181,9 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: None,
         peers: PHP_PEERS,
         describe: "api.php: a 10 KiB JSON POST body read from php://input, decoded, aggregated, answered as JSON",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "static-1k",
@@ -148,6 +193,9 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: None,
         peers: STATIC_PEERS,
         describe: "static/1k.txt",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "static-100k",
@@ -157,6 +205,9 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: None,
         peers: STATIC_PEERS,
         describe: "static/100k.txt",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "cached-page",
@@ -184,7 +235,24 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: Some(H2 { connections: &[16], streams: 10 }),
         peers: &[Peer::Uring, Peer::Hyper, Peer::NginxFpm],
         describe: "hello.php over HTTP/2 (cleartext, prior knowledge), h2load -c16 -m10 (issue 4); a peer without h2c is left out",
+        app: None,
+        conns: None,
+        modes: None,
     },
+    app("wordpress", "WordPress 6.1 front page", "/", App::WordPress,
+        "Debian's WordPress 6.1 (theme twentytwentythree) on MariaDB: the front page with ten posts, anonymous"),
+    app("mediawiki", "MediaWiki 1.39 main page", "/index.php?title=Main_Page", App::MediaWiki,
+        "Debian's MediaWiki 1.39 on SQLite: the main page, anonymous"),
+    app("dokuwiki", "DokuWiki start page", "/doku.php", App::DokuWiki,
+        "Debian's DokuWiki: the start page (Debian's welcome text), anonymous (DokuWiki starts a session)"),
+    app("phpmyadmin", "phpMyAdmin 5.2 login page", "/index.php", App::PhpMyAdmin,
+        "Debian's phpMyAdmin 5.2: the login page an anonymous visitor gets (a session)"),
+    app("adminer", "Adminer 4.8 login page", "/", App::Adminer,
+        "Debian's Adminer 4.8 as Debian serves it (/etc/adminer/conf.php): the login page (a session)"),
+    app("symfony", "Symfony 5.4 page", "/hello/bench", App::Symfony,
+        "tests/apps/symfony, built from Debian's php-symfony-* packages: a Twig page through the full kernel, no session"),
+    app("laravel", "Laravel 8 page", "/hello/bench", App::Laravel,
+        "tests/apps/laravel, built from Debian's php-laravel-framework: a Blade page through the HTTP kernel, no session"),
 ];
 
 pub fn scenario(key: &str) -> Option<&'static Scenario> {
@@ -219,6 +287,9 @@ pub fn api_body() -> Vec<u8> {
 
 /// Whether `a` is the right answer for `s` (so no error page is ever measured).
 pub fn check(s: &Scenario, a: &Answer) -> Result<(), String> {
+    if let Some(app) = s.app {
+        return super::apps::check(app, a);
+    }
     if a.status != 200 {
         return Err(format!("status {} (body: {:.200})", a.status, a.text()));
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use super::apps::Site;
 use super::scenarios::Peer;
 use super::{cpu_list, probe, procfs};
 
@@ -40,8 +41,6 @@ pub struct Placement {
 /// What every server needs to know.
 pub struct Context {
     pub bin_dir: PathBuf,
-    /// Canonical, so every peer sees the same DOCUMENT_ROOT / SCRIPT_FILENAME.
-    pub docroot: PathBuf,
     /// The run's temp dir (configs, logs, sockets).
     pub tmp: PathBuf,
 }
@@ -60,6 +59,7 @@ impl Server {
     pub fn start(
         peer: Peer,
         ctx: &Context,
+        site: &Site,
         place: &Placement,
         tag: &str,
     ) -> Result<Server, String> {
@@ -76,7 +76,7 @@ impl Server {
                 | Peer::UringStub
                 | Peer::Hyper
                 | Peer::UringCache => {
-                    vec![spawn_rust(peer, ctx, place, addr, &dir)?]
+                    vec![spawn_rust(peer, ctx, site, place, addr, &dir)?]
                 }
                 Peer::NginxFpm | Peer::NginxCache => {
                     let mut h2_port = free_port()?;
@@ -84,9 +84,9 @@ impl Server {
                         h2_port = free_port()?;
                     }
                     h2_addr = ([127, 0, 0, 1], h2_port).into();
-                    spawn_nginx_fpm(ctx, place, port, h2_port, &dir, peer == Peer::NginxCache)?
+                    spawn_nginx_fpm(site, place, port, h2_port, &dir, peer == Peer::NginxCache)?
                 }
-                Peer::PhpServer => vec![spawn_php_server(ctx, place, addr, &dir)?],
+                Peer::PhpServer => vec![spawn_php_server(site, place, addr, &dir)?],
             };
             let mut server = Server {
                 peer,
@@ -95,7 +95,7 @@ impl Server {
                 children,
                 dir: dir.clone(),
             };
-            match server.wait_ready() {
+            match server.wait_ready(&site.ready_path) {
                 Ok(()) => return Ok(server),
                 Err(e) => {
                     last = format!("{e}\n{}", server.logs());
@@ -110,7 +110,7 @@ impl Server {
         self.children.iter().map(|c| c.id()).collect()
     }
 
-    fn wait_ready(&mut self) -> Result<(), String> {
+    fn wait_ready(&mut self, path: &str) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut last = String::from("no attempt");
         while Instant::now() < deadline {
@@ -119,7 +119,7 @@ impl Server {
                     return Err(format!("exited at startup ({status})"));
                 }
             }
-            match probe::get(self.addr, "/hello.php") {
+            match probe::get(self.addr, path) {
                 Ok(a) if a.status == 200 => return Ok(()),
                 Ok(a) => last = format!("status {}", a.status),
                 Err(e) => last = e,
@@ -237,6 +237,7 @@ fn pinned(prog: &str, cpus: &[usize]) -> Command {
 fn spawn_rust(
     peer: Peer,
     ctx: &Context,
+    site: &Site,
     place: &Placement,
     addr: SocketAddr,
     dir: &Path,
@@ -264,8 +265,11 @@ fn spawn_rust(
         Command::new(&bin)
     };
     clean(&mut cmd);
+    fs::create_dir_all(dir.join("sessions")).map_err(|e| e.to_string())?;
     cmd.env("LISTEN_ADDR", addr.to_string())
-        .env("DOCUMENT_ROOT", &ctx.docroot)
+        .env("DOCUMENT_ROOT", &site.docroot)
+        // As php-fpm's php.ini below: a session directory of the server's own.
+        .env("PHP_INI_SESSION__SAVE_PATH", dir.join("sessions"))
         .env("PHP_WORKERS", place.workers.to_string())
         // Deep enough that no connection count here meets a full queue (503): nginx
         // queues in php-fpm's listen backlog (4096) the same way.
@@ -274,6 +278,9 @@ fn spawn_rust(
         .env("LOG_LEVEL", "warn")
         .env("LOG_FORMAT", "json")
         .env("TMPDIR", dir);
+    if site.front_controller {
+        cmd.env("INDEX_FILE", "index.php");
+    }
     match peer {
         Peer::Uring => {
             cmd.env("IO_DRIVER", "io-uring");
@@ -298,7 +305,7 @@ fn spawn_rust(
 }
 
 fn spawn_php_server(
-    ctx: &Context,
+    site: &Site,
     place: &Placement,
     addr: SocketAddr,
     dir: &Path,
@@ -313,7 +320,7 @@ fn spawn_php_server(
         .arg("-S")
         .arg(addr.to_string())
         .arg("-t")
-        .arg(&ctx.docroot);
+        .arg(&site.docroot);
     let (out, err) = log_file(dir, "php-server")?;
     cmd.stdout(out).stderr(err);
     cmd.spawn()
@@ -350,7 +357,7 @@ fn ini_quote(v: &str) -> String {
 }
 
 fn spawn_nginx_fpm(
-    ctx: &Context,
+    site: &Site,
     place: &Placement,
     port: u16,
     h2_port: u16,
@@ -419,10 +426,19 @@ fn spawn_nginx_fpm(
         thread::sleep(Duration::from_millis(20));
     }
 
-    let server = match page_cache {
-        true => NGINX_SERVER.replace("@CACHE@", NGINX_FASTCGI_CACHE_LOCATION),
-        false => NGINX_SERVER.replace("@CACHE@", ""),
+    let cache = if page_cache {
+        NGINX_FASTCGI_CACHE_LOCATION
+    } else {
+        ""
     };
+    let front = if site.front_controller {
+        NGINX_FRONT_CONTROLLER
+    } else {
+        ""
+    };
+    let server = NGINX_SERVER
+        .replace("@CACHE@", cache)
+        .replace("@FRONT@", front);
     let conf = NGINX_CONF
         .replace(
             "@HTTP_CACHE@",
@@ -441,7 +457,7 @@ fn spawn_nginx_fpm(
         .replace("@USER@", if is_root() { "user root;\n" } else { "" })
         .replace("@WORKERS@", &place.io_threads.to_string())
         .replace("@ROOT@", &d.to_string())
-        .replace("@DOCROOT@", &ctx.docroot.display().to_string())
+        .replace("@DOCROOT@", &site.docroot.display().to_string())
         .replace("@SOCKET@", &socket.display().to_string())
         .replace("@PORT@", &port.to_string())
         .replace("@MIME_TYPES@", MIME_TYPES)
@@ -506,7 +522,7 @@ const NGINX_SERVER: &str = r#"    server {
         server_name localhost;
         root "@DOCROOT@";
         index index.php index.html;
-
+@FRONT@
         location ~ [^/]\.php(/|$) {
             fastcgi_split_path_info ^(.+?\.php)(/.*)$;
             try_files $fastcgi_script_name =404;
@@ -554,4 +570,10 @@ const NGINX_FASTCGI_CACHE_LOCATION: &str = r#"            set $skip_cache 0;
             fastcgi_cache WORDPRESS;
             fastcgi_cache_valid 200 301 404 60m;
             add_header X-Cache $upstream_cache_status;
+"#;
+
+/// uring_php's INDEX_FILE=index.php: `try_files $uri $uri/ /index.php$is_args$args`.
+const NGINX_FRONT_CONTROLLER: &str = r#"        location / {
+            try_files $uri $uri/ /index.php$is_args$args;
+        }
 "#;
