@@ -217,6 +217,9 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: None,
         peers: &[Peer::UringCache, Peer::NginxCache, Peer::Uring, Peer::NginxFpm],
         describe: "page.php (~20 KiB, no caching headers, like WordPress's front page) with each server's page cache on (60 min TTL, as fastcgi_cache_valid) and, for reference, both uncached",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "cache-miss",
@@ -226,6 +229,9 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: None,
         peers: &[Peer::Uring, Peer::UringCache],
         describe: "uncacheable.php (hello.php with Cache-Control: private): every request takes the cache's miss path (lookup, coalescing, refused store) — its cost against the cache off",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "h2-hello",
