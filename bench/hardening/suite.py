@@ -839,11 +839,23 @@ def probe_abandoned(srv, sc):
                  ok and took < 3 and d("uring_php_php_requests_skipped_total") >= n + n // 4 - 2 * workers)
 
 
-def wrk_rps(url, secs, conns, extra=()):
+def wrk_run(url, secs, conns, extra=()):
+    """(req/s, requests) of one wrk run."""
     out = subprocess.run(["wrk", "-t1", f"-c{conns}", f"-d{secs}s", *extra, url],
                          capture_output=True, text=True, timeout=secs + 60).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    return float(m.group(1)) if m else 0.0
+    n = re.search(r"(\d+) requests in", out)
+    return (float(m.group(1)) if m else 0.0), (int(n.group(1)) if n else 0)
+
+
+def wrk_rps(url, secs, conns, extra=()):
+    return wrk_run(url, secs, conns, extra)[0]
+
+
+def cpu_secs(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def probe_churn(binary, env, work, sc):
@@ -851,17 +863,27 @@ def probe_churn(binary, env, work, sc):
     try:
         secs = sc["churn_secs"]
         url = f"http://{srv.http}/1k.txt"
-        runs = [wrk_rps(url, secs, 16, ["-H", "Connection: close"]) for _ in range(3)]
-        accepted = sum(srv.metrics().get(k, 0) for k in srv.metrics() if k.startswith("uring_php_connections_total"))
+        runs, per_conn = [], []
+        for _ in range(3):
+            cpu0 = cpu_secs(srv.proc.pid)
+            rps, n = wrk_run(url, secs, 16, ["-H", "Connection: close"])
+            runs.append(rps)
+            per_conn.append((cpu_secs(srv.proc.pid) - cpu0) / max(n, 1) * 1e6)
     finally:
         srv.stop()
     ratio = runs[2] / runs[0] if runs[0] else 0
-    want = sc["churn_ratio"]
+    cpu_ratio = per_conn[2] / per_conn[0] if per_conn[0] else float("inf")
+    # The full run judges throughput, as the issue asks. Short runs (1 s each, in CI,
+    # beside other work) judge the server's CPU time per connection, which other
+    # processes cannot inflate: accepts that got dearer with every accept showed there
+    # as 15x at 87 k connections.
+    held = ratio >= 0.95 if sc["full"] else cpu_ratio <= 1.5
     return Probe("connection churn, no keep-alive",
                  f"3 × {secs} s wrk -c16 `Connection: close` on a 1 KiB file, fresh server",
-                 f"{runs[0]:.0f}, {runs[1]:.0f}, {runs[2]:.0f} req/s (run 3 = {ratio:.2f}× run 1; "
-                 f"{accepted:.0f} connections)",
-                 ratio >= want)
+                 f"{runs[0]:.0f}, {runs[1]:.0f}, {runs[2]:.0f} req/s (run 3 = {ratio:.2f}× run 1); "
+                 f"server CPU per connection {per_conn[0]:.0f}, {per_conn[1]:.0f}, {per_conn[2]:.0f} µs "
+                 f"(run 3 = {cpu_ratio:.2f}× run 1)",
+                 held)
 
 
 def h2load(url, n, conns=16):
@@ -984,11 +1006,11 @@ def probe_traversal(srv, sc):
 SCALES = {
     "short": dict(full=False, slowloris=20, idle=20, idle_h2=10, slow_readers=6,
                   slow_reader_kb=4096, rapid_reset=1000, flood=20_000, abandoned=20,
-                  aborted_tls=12, churn_secs=1, churn_ratio=0.75, soak=50_000,
+                  aborted_tls=12, churn_secs=1, soak=50_000,
                   header_timeout=2, idle_timeout=2, spill_limit="16M"),
     "full": dict(full=True, slowloris=1000, idle=5000, idle_h2=300, slow_readers=50,
                  slow_reader_kb=5120, rapid_reset=5000, flood=200_000, abandoned=40,
-                 aborted_tls=300, churn_secs=5, churn_ratio=0.95, soak=1_000_000,
+                 aborted_tls=300, churn_secs=5, soak=1_000_000,
                  header_timeout=5, idle_timeout=5, spill_limit="64M"),
 }
 

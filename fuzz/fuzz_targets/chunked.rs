@@ -30,7 +30,11 @@ fuzz_target!(|input: &[u8]| {
 
 /// Decodes `data` fed in pieces whose sizes cycle through `steps`; returns the body and
 /// where it ended (`None` when it needs more input) or the error's status.
-fn decode(data: &[u8], steps: &[usize], trailer_limit: usize) -> (Vec<u8>, Result<Option<usize>, u16>) {
+fn decode(
+    data: &[u8],
+    steps: &[usize],
+    trailer_limit: usize,
+) -> (Vec<u8>, Result<Option<usize>, u16>) {
     let mut decoder = ChunkedDecoder::new(trailer_limit);
     let mut body = Vec::new();
     let mut offset = 0;

@@ -7,6 +7,7 @@ pub mod context;
 pub mod engine;
 mod ffi;
 pub mod hangup;
+pub mod heap;
 pub mod ini;
 pub mod inline;
 mod lane_pick;

@@ -42,19 +42,44 @@ pub struct Shared {
     pub ops: Arc<crate::middleware::Operations>,
 }
 
-/// Counts a core's open connections, for draining at shutdown.
-struct Live(Rc<Cell<usize>>);
+/// A core's open connections, for draining at shutdown, and their peak since the heap
+/// was last trimmed.
+#[derive(Default)]
+struct Conns {
+    open: Cell<usize>,
+    peak: Cell<usize>,
+}
+
+impl Conns {
+    fn get(&self) -> usize {
+        self.open.get()
+    }
+}
+
+/// Connections whose closing lets the heap be trimmed: what they held stays in the
+/// allocator's arenas otherwise (see `crate::php::heap`).
+const TRIM_AFTER_CLOSED: usize = 1024;
+
+/// One open connection.
+struct Live(Rc<Conns>);
 
 impl Live {
-    fn enter(c: &Rc<Cell<usize>>) -> Live {
-        c.set(c.get() + 1);
+    fn enter(c: &Rc<Conns>) -> Live {
+        let open = c.open.get() + 1;
+        c.open.set(open);
+        c.peak.set(c.peak.get().max(open));
         Live(Rc::clone(c))
     }
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
-        self.0.set(self.0.get() - 1);
+        let open = self.0.open.get() - 1;
+        self.0.open.set(open);
+        if self.0.peak.get() - open >= TRIM_AFTER_CLOSED {
+            self.0.peak.set(open);
+            crate::php::heap::trim_soon();
+        }
     }
 }
 
@@ -126,7 +151,7 @@ pub fn run(
         });
         let conn_cfg = Rc::new(ConnConfig { h1: shared.h1.clone(), h2: shared.h2.clone() });
         let shutdown = Shutdown::new();
-        let live = Rc::new(Cell::new(0usize));
+        let live = Rc::new(Conns::default());
         if let Some((tls_listener, tls)) = tls_listener {
             let (service, conn_cfg, shutdown, live, shared) =
                 (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), Rc::clone(&live), Arc::clone(&shared));
