@@ -218,11 +218,10 @@ fn thousand_concurrent_requests_each_get_their_own_response() {
         assert!(text.starts_with(&prefix), "request {i} got {text:?}");
         workers.insert(text[prefix.len()..].to_string());
     }
-    assert_eq!(
-        workers.len(),
-        4,
-        "all four workers served requests: {workers:?}"
-    );
+    // How many of the four took part depends on the scheduler (short jobs may all go to
+    // the first ones awake); that they run in parallel is tested with a barrier in
+    // tests/hardening.rs (requests_that_arrive_together_run_together).
+    assert!(!workers.is_empty());
     pool.shutdown();
 }
 
