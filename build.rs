@@ -79,6 +79,38 @@ fn main() {
     println!("cargo:prefix={}", prefix.display());
     println!("cargo:rustc-env=URING_PHP_PREFIX={}", prefix.display());
     println!("cargo:rustc-env=URING_PHP_VERSION={version}");
+    let build_info = prefix.join("build-info");
+    println!("cargo:rerun-if-changed={}", build_info.display());
+    println!(
+        "cargo:rustc-env=URING_PHP_BUILD={}",
+        build_summary(&build_info)
+    );
+}
+
+/// One line saying how this PHP was built, from the `build-info` file scripts/build-php.sh
+/// writes into its prefix (`key=value` lines): the flavour first, then every other key
+/// but the version (known already) and the compiler.
+fn build_summary(build_info: &Path) -> String {
+    let Ok(text) = std::fs::read_to_string(build_info) else {
+        return "ZTS, embed SAPI (not built by scripts/build-php.sh)".into();
+    };
+    let pairs: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect();
+    let mut parts: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| *k == "flavour")
+        .map(|(_, v)| v.to_string())
+        .collect();
+    parts.extend(
+        pairs
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "flavour" | "php_version" | "cc"))
+            .map(|(k, v)| format!("{k}: {v}")),
+    );
+    parts.join("; ")
 }
 
 fn fail(msg: &str) -> ! {

@@ -124,7 +124,7 @@ fetch_listed_source() {
     log "trying apt-get source $pkg=$v"
     if (cd "$dir" && apt-get source --download-only -qq "$pkg=$v" >&2 2>/dev/null); then
       orig=$(ls "$dir"/"${pkg}"_*.orig.tar.* 2>/dev/null | grep -v '\.asc$' | head -n1)
-      [ -n "$orig" ] && { echo "$orig"; return 0; }
+      [ -n "$orig" ] && { echo "Debian source package $pkg $v" >"$dir/.source"; echo "$orig"; return 0; }
     fi
   done
   return 1
@@ -165,6 +165,7 @@ fetch_known_good_84() {
   fi
   echo "$KNOWN_GOOD_84_SHA256  $dir/$KNOWN_GOOD_84_ORIG" | sha256sum -c --quiet - >&2 \
     || { log "$KNOWN_GOOD_84_ORIG: checksum mismatch"; return 1; }
+  echo "Debian source package php8.4 $KNOWN_GOOD_84 (the known-good one, from the pool)" >"$dir/.source"
   echo "$dir/$KNOWN_GOOD_84_ORIG"
 }
 
@@ -287,10 +288,32 @@ if [ "$PATCH_SERIES" != "$SERIES" ] && [ ${#PATCHES[@]} -gt 0 ]; then
   rm -rf "$probe"
   log "PHP $SERIES has no php-patches/$SERIES: using ${#PATCHES[@]} patch(es) from php-patches/$PATCH_SERIES"
 fi
+# What this build is, for people and for the server (build.rs bakes it into the binary:
+# uring_server_info()['php_build'], `uring_php --version`, bench/RESULTS.md). Written for
+# cached builds that predate it too: everything in it is known from the inputs.
+write_build_info() {
+  [ -f "$PREFIX/build-info" ] && return 0
+  local patches="" p
+  for p in "${PATCHES[@]+"${PATCHES[@]}"}"; do patches+="${patches:+ }$(basename "$p" .patch)"; done
+  {
+    echo "php_version=$VERSION"
+    echo "flavour=ZTS, embed SAPI"
+    echo "source=$SOURCE"
+    echo "patches=${patches:-none}"
+    echo "cc=$(cc --version 2>/dev/null | head -n1)"
+  } >"$PREFIX/build-info"
+}
+if [ -n "${PHP_TARBALL:-}" ]; then
+  SOURCE="PHP_TARBALL $(basename "$PHP_TARBALL")"
+else
+  SOURCE=$(cat "$WORK/.source" 2>/dev/null || echo "Debian source package php$SERIES")
+fi
+
 KEY=$( { printf '%s\n' "$VERSION" "${CONFIGURE_FLAGS[@]}"; cat "${PATCHES[@]+"${PATCHES[@]}"}" /dev/null; } | sha256sum | cut -c1-12)
 PREFIX="$CACHE_ROOT/php-$VERSION-zts-$KEY"
 if [ -f "$PREFIX/.complete" ]; then
   log "cached: $PREFIX"
+  write_build_info
   add_redis "$PREFIX"
   echo "$PREFIX"
   exit 0
@@ -304,6 +327,7 @@ if ! flock -n 9; then
 fi
 if [ -f "$PREFIX/.complete" ]; then
   log "cached: $PREFIX"
+  write_build_info
   add_redis "$PREFIX"
   echo "$PREFIX"
   exit 0
@@ -331,6 +355,7 @@ mkdir -p "$CACHE_ROOT"
 "$PREFIX/bin/php" -r 'exit(PHP_ZTS ? 0 : 1);' || die "built PHP is not ZTS"
 [ -f "$PREFIX/lib/libphp.so" ] || die "built PHP has no lib/libphp.so (embed SAPI)"
 mkdir -p "$PREFIX/etc"
+write_build_info
 touch "$PREFIX/.complete"
 log "done: $PREFIX"
 add_redis "$PREFIX"

@@ -61,6 +61,12 @@ impl Engine {
     pub fn php_version() -> &'static str {
         env!("URING_PHP_VERSION")
     }
+
+    /// How that PHP was built (flavour, source, patches; scripts/build-php.sh's
+    /// `build-info`), one line.
+    pub fn php_build() -> &'static str {
+        env!("URING_PHP_BUILD")
+    }
 }
 
 impl Drop for Engine {
