@@ -40,6 +40,8 @@ pub struct Placement {
 /// What every server needs to know.
 pub struct Context {
     pub bin_dir: PathBuf,
+    /// Where the uring-8.2 peer's binary is.
+    pub bin_dir_82: PathBuf,
     /// Canonical, so every peer sees the same DOCUMENT_ROOT / SCRIPT_FILENAME.
     pub docroot: PathBuf,
     /// The run's temp dir (configs, logs, sockets).
@@ -71,7 +73,7 @@ impl Server {
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let mut h2_addr = addr;
             let children = match peer {
-                Peer::Uring | Peer::UringEpoll | Peer::UringStub | Peer::Hyper => {
+                Peer::Uring | Peer::Uring82 | Peer::UringEpoll | Peer::UringStub | Peer::Hyper => {
                     vec![spawn_rust(peer, ctx, place, addr, &dir)?]
                 }
                 Peer::NginxFpm => {
@@ -237,16 +239,24 @@ fn spawn_rust(
     addr: SocketAddr,
     dir: &Path,
 ) -> Result<Child, String> {
-    let bin = ctx.bin_dir.join(if peer == Peer::Hyper {
-        "hyper_variant"
-    } else {
-        "uring_php"
-    });
+    let bin = match peer {
+        Peer::Hyper => ctx.bin_dir.join("hyper_variant"),
+        Peer::Uring82 => ctx.bin_dir_82.join("uring_php"),
+        _ => ctx.bin_dir.join("uring_php"),
+    };
     if !bin.exists() {
-        return Err(format!(
-            "{} is missing: build it with `cargo build --release -p uring_php -p uring-bench`",
-            bin.display()
-        ));
+        return Err(if peer == Peer::Uring82 {
+            format!(
+                "{} is missing: build it with `PHP_CONFIG=$(PHP_VERSION=8.2 scripts/build-php.sh | tail -n1)/bin/php-config \
+                 CARGO_TARGET_DIR=target/php8.2 cargo build --release -p uring_php` (bench/run does)",
+                bin.display()
+            )
+        } else {
+            format!(
+                "{} is missing: build it with `cargo build --release -p uring_php -p uring-bench`",
+                bin.display()
+            )
+        });
     }
     let cpus = if place.server_cpus.is_empty() {
         super::allowed_cpus()
@@ -271,7 +281,7 @@ fn spawn_rust(
         .env("LOG_FORMAT", "json")
         .env("TMPDIR", dir);
     match peer {
-        Peer::Uring => {
+        Peer::Uring | Peer::Uring82 => {
             cmd.env("IO_DRIVER", "io-uring");
         }
         Peer::UringEpoll => {
