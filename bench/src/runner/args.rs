@@ -221,7 +221,12 @@ mod tests {
         assert_eq!(o.scenarios.len(), 2);
         assert_eq!(o.conns, vec![16]);
         assert_eq!(o.peers, vec![Peer::Uring, Peer::Hyper]);
-        let o = parse(&[
+        assert_eq!(o.rounds, 3);
+        assert!(parse(&["--scenarios", "nope"]).is_err());
+        assert!(parse(&["--bogus"]).is_err());
+        let s = parse(&["--scaling"]).unwrap();
+        assert!(s.scaling && s.scenarios.is_empty());
+        let q = parse(&[
             "--quick",
             "--peers",
             "uring,uring-8.2",
@@ -229,12 +234,7 @@ mod tests {
             "/x",
         ])
         .unwrap();
-        assert_eq!(o.peers, vec![Peer::Uring, Peer::Uring82]);
-        assert_eq!(o.bin_dir_82, PathBuf::from("/x"));
-        assert_eq!(o.rounds, 3);
-        assert!(parse(&["--scenarios", "nope"]).is_err());
-        assert!(parse(&["--bogus"]).is_err());
-        let s = parse(&["--scaling"]).unwrap();
-        assert!(s.scaling && s.scenarios.is_empty());
+        assert_eq!(q.peers, vec![Peer::Uring, Peer::Uring82]);
+        assert_eq!(q.bin_dir_82, PathBuf::from("/x"));
     }
 }
