@@ -133,6 +133,9 @@ static void uring_sapi_register_variables(zval *track_vars_array)
     }
     size_t count = 0;
     const uring_var *v = uring_rs_server_vars(ctx, &count);
+    if (!v) {
+        return;
+    }
     for (size_t i = 0; i < count; i++) {
         php_register_variable_safe(v[i].key, v[i].value, v[i].value_len, track_vars_array);
     }
@@ -182,6 +185,73 @@ static void uring_sapi_ini_defaults(HashTable *configuration_hash)
     }
 }
 
+/* "HTTP_USER_AGENT" -> "User-Agent", CONTENT_TYPE and CONTENT_LENGTH by name, other
+ * variables skipped: php-fpm's conversion of its FastCGI parameters, so the names and
+ * their order match what getallheaders() returns there. */
+static void uring_add_request_header(zval *headers, const char *key, const char *value, size_t value_len)
+{
+    size_t key_len = strlen(key);
+    if (key_len > 5 && memcmp(key, "HTTP_", 5) == 0) {
+        char *name = emalloc(key_len - 5 + 1);
+        const char *p = key + 5;
+        char *out = name;
+        *out++ = *p++;
+        while (*p) {
+            if (*p == '_') {
+                *out++ = '-';
+                p++;
+                if (*p) {
+                    *out++ = *p++;
+                }
+            } else if (*p >= 'A' && *p <= 'Z') {
+                *out++ = (char)(*p++ - 'A' + 'a');
+            } else {
+                *out++ = *p++;
+            }
+        }
+        *out = 0;
+        add_assoc_stringl_ex(headers, name, (size_t)(out - name), (char *)value, value_len);
+        efree(name);
+    } else if (strcmp(key, "CONTENT_TYPE") == 0) {
+        add_assoc_stringl_ex(headers, "Content-Type", sizeof("Content-Type") - 1, (char *)value, value_len);
+    } else if (strcmp(key, "CONTENT_LENGTH") == 0) {
+        add_assoc_stringl_ex(headers, "Content-Length", sizeof("Content-Length") - 1, (char *)value, value_len);
+    }
+}
+
+/* apache_request_headers() / getallheaders(): the request's headers, as php-fpm gives
+ * them (from the same variables $_SERVER gets, in php-fpm's order). */
+PHP_FUNCTION(uring_request_headers)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    array_init(return_value);
+    void *ctx = SG(server_context);
+    if (!ctx) {
+        return;
+    }
+    size_t count = 0;
+    const uring_var *v = uring_rs_server_vars(ctx, &count);
+    if (!v) {
+        return;
+    }
+    /* php-fpm walks its FastCGI parameters newest first: the last request header first,
+     * and CONTENT_TYPE/CONTENT_LENGTH (sent before the headers) overwrite the values of
+     * the HTTP_CONTENT_* entries in place. */
+    for (size_t i = count; i-- > 0;) {
+        uring_add_request_header(return_value, v[i].key, v[i].value, v[i].value_len);
+    }
+}
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_uring_request_headers, 0, 0, IS_ARRAY, 0)
+ZEND_END_ARG_INFO()
+
+/* Functions the SAPI itself provides, as php-fpm provides these two. */
+static const zend_function_entry uring_sapi_functions[] = {
+    ZEND_NAMED_FE(apache_request_headers, zif_uring_request_headers, arginfo_uring_request_headers)
+    ZEND_NAMED_FE(getallheaders, zif_uring_request_headers, arginfo_uring_request_headers)
+    PHP_FE_END
+};
+
 static sapi_module_struct uring_sapi_module = {
     URING_SAPI_NAME,                /* name */
     "uring_php",                    /* pretty name */
@@ -222,10 +292,30 @@ int uring_external_timers(void)
 #endif
 }
 
+int uring_opcache_restart_hooks(void)
+{
+#ifdef ZEND_ACCEL_EVENT_SCHEDULED
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int64_t uring_opcache_force_restart_timeout(void)
+{
+    return (int64_t)zend_ini_long("opcache.force_restart_timeout",
+                                  sizeof("opcache.force_restart_timeout") - 1, 0);
+}
+
 int uring_engine_start(const char *ini_defaults, const char *ini_path, const char *ini_overrides)
 {
 #ifdef ZEND_MAX_EXECUTION_TIMER_EXTERNAL
     zend_max_execution_timer_external = uring_timer_hook;
+#endif
+#ifdef ZEND_ACCEL_EVENT_SCHEDULED
+    /* Before OPcache starts: it must never reset its memory under a running script. */
+    zend_accel_restart_observer = uring_rs_opcache_event;
+    zend_accel_quiescent = uring_rs_opcache_quiescent;
 #endif
     php_tsrm_startup();
     ZEND_TSRMLS_CACHE_UPDATE();
@@ -243,6 +333,7 @@ int uring_engine_start(const char *ini_defaults, const char *ini_path, const cha
         uring_sapi_module.php_ini_ignore = 1;
     }
     uring_sapi_module.php_ini_ignore_cwd = 1;
+    uring_sapi_module.additional_functions = uring_sapi_functions;
     uring_sapi_module.ini_entries = ini_overrides ? strdup(ini_overrides) : NULL;
 
     int rc = uring_sapi_module.startup(&uring_sapi_module);

@@ -7,6 +7,7 @@
 #ifndef URING_SAPI_H
 #define URING_SAPI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,6 +67,11 @@ int64_t uring_rs_request_id(void *ctx);
 int64_t uring_rs_worker_id(void *ctx);
 /* Fills a NUL-terminated "key\0value\0...\0\0" list of uring_server_info() entries. */
 const char *uring_rs_server_info(void *ctx);
+/* With PHP carrying scripts/php-patches/0003 (src/php/opcache_restart.rs): OPcache's
+ * restart events, and whether the calling thread may reset OPcache's shared memory now.
+ * Called with OPcache's lock held: they never block. */
+void uring_rs_opcache_event(int event, int detail);
+bool uring_rs_opcache_quiescent(void);
 
 /* ---- implemented in C (bridge/sapi.c) ---- */
 
@@ -95,6 +101,11 @@ const char *uring_php_version(void);
 /* 1 when this PHP lets the server time requests itself (patch 0001), so PHP creates no
  * timer per request; 0 when PHP's own per-thread timers are in use. */
 int uring_external_timers(void);
+
+/* 1 when OPcache asks the server before it restarts (patch 0003), else 0. */
+int uring_opcache_restart_hooks(void);
+/* opcache.force_restart_timeout in seconds as configured; 0 without OPcache. */
+int64_t uring_opcache_force_restart_timeout(void);
 
 #ifdef __cplusplus
 }

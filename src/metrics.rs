@@ -448,6 +448,7 @@ impl Metrics {
                 "uring_php_php_requests_total {}",
                 s.executed.load(Ordering::Relaxed)
             )?;
+            render_opcache_restarts(o)?;
         }
         if let Some(dropped) = &self.access_log_dropped {
             header(
@@ -492,6 +493,70 @@ impl Metrics {
 fn header(o: &mut String, name: &str, kind: &str, help: &str) -> std::fmt::Result {
     writeln!(o, "# HELP {name} {help}")?;
     writeln!(o, "# TYPE {name} {kind}")
+}
+
+/// OPcache restarts (src/php/opcache_restart.rs).
+fn render_opcache_restarts(o: &mut String) -> std::fmt::Result {
+    use crate::php::opcache_restart::{stats, RestartReason};
+    let r = stats();
+    header(
+        o,
+        "uring_php_opcache_restarts_total",
+        "counter",
+        "OPcache shared-memory resets, by cause (memory: the cache filled or too much was wasted; keys: opcache.max_accelerated_files; opcache_reset: a script asked).",
+    )?;
+    for reason in RestartReason::ALL {
+        writeln!(
+            o,
+            "uring_php_opcache_restarts_total{{reason=\"{}\"}} {}",
+            reason.label(),
+            r.restarts(reason)
+        )?;
+    }
+    header(
+        o,
+        "uring_php_opcache_restart_pending_seconds_total",
+        "counter",
+        "Time OPcache restarts were pending (requests ran uncached) until the last script using the old cache ended.",
+    )?;
+    writeln!(
+        o,
+        "uring_php_opcache_restart_pending_seconds_total {}",
+        r.pending_seconds_sum()
+    )?;
+    header(
+        o,
+        "uring_php_opcache_restart_pending_seconds_max",
+        "gauge",
+        "Longest time one OPcache restart was pending.",
+    )?;
+    writeln!(
+        o,
+        "uring_php_opcache_restart_pending_seconds_max {}",
+        r.pending_seconds_max()
+    )?;
+    header(
+        o,
+        "uring_php_opcache_uncached_requests_total",
+        "counter",
+        "Requests that ran uncached because an OPcache restart was pending.",
+    )?;
+    writeln!(
+        o,
+        "uring_php_opcache_uncached_requests_total {}",
+        r.uncached_requests()
+    )?;
+    header(
+        o,
+        "uring_php_opcache_forced_stops_total",
+        "counter",
+        "Scripts stopped because they held an OPcache restart past opcache.force_restart_timeout.",
+    )?;
+    writeln!(
+        o,
+        "uring_php_opcache_forced_stops_total {}",
+        r.forced_stops()
+    )
 }
 
 #[cfg(test)]

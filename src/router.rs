@@ -299,21 +299,18 @@ fn join(segments: &[Vec<u8>]) -> String {
     s
 }
 
+/// Decodes `%XX` escapes; None for a malformed one (`%`, `%4`, `%zz`, `%+f`), which nginx
+/// answers with 400 (the percent-encoding crate would pass it through unchanged).
 fn percent_decode(raw: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%' {
-            let hex = raw.get(i + 1..i + 3)?;
-            let s = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(s, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(raw[i]);
-            i += 1;
+    while let Some(p) = raw[i..].iter().position(|&b| b == b'%') {
+        let at = i + p;
+        match raw.get(at + 1..at + 3) {
+            Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i = at + 3,
+            _ => return None,
         }
     }
-    Some(out)
+    Some(percent_encoding::percent_decode(raw).collect())
 }
 
 /// Splits on `/`, dropping empty and `.` segments and resolving `..`; None when `..`
@@ -415,6 +412,10 @@ mod tests {
             Route::Static { .. }
         ));
         assert!(matches!(r.route("/%zz", None), Route::BadRequest));
+        // from_str_radix takes a sign: "+f" once decoded to 0x0f.
+        assert!(matches!(r.route("/%+f", None), Route::BadRequest));
+        assert!(matches!(r.route("/%4", None), Route::BadRequest));
+        assert!(matches!(r.route("/a%2Etxt", None), Route::Static { .. }));
         assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
     }
 

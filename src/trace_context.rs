@@ -1,8 +1,7 @@
 //! W3C Trace Context (<https://www.w3.org/TR/trace-context/>): parsing `traceparent`,
-//! new span ids, the `traceparent` sent back, and request ids. Random ids come from a
-//! per-thread wyrand generator seeded once from getrandom, so a request costs no syscall.
-
-use std::cell::Cell;
+//! new span ids, the `traceparent` sent back, and request ids. Random ids come from
+//! fastrand's per-thread generator (wyrand, seeded once by the OS), so a request costs
+//! no syscall.
 
 use bytes::Bytes;
 
@@ -174,63 +173,29 @@ fn trim(v: &[u8]) -> &[u8] {
     &v[start..end]
 }
 
-/// Lowercase hex only (the spec forbids uppercase).
+/// Lowercase hex only (the spec forbids uppercase; the hex crate accepts both).
 fn parse_hex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
-    if s.len() != 2 * N {
+    if s.len() != 2 * N || s.iter().any(u8::is_ascii_uppercase) {
         return None;
     }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
     let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = nibble(s[2 * i])? << 4 | nibble(s[2 * i + 1])?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// Writes `bytes` as lowercase hex into `out` (twice as long).
 pub fn hex_into(bytes: &[u8], out: &mut [u8]) {
-    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
-        pair[0] = HEX[(b >> 4) as usize];
-        pair[1] = HEX[(b & 15) as usize];
-    }
+    // Only a length mismatch fails, and every caller sizes `out` from `bytes`.
+    let _ = hex::encode_to_slice(bytes, out);
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    let mut out = vec![0u8; bytes.len() * 2];
-    hex_into(bytes, &mut out);
-    ascii_string(&out)
+    hex::encode(bytes)
 }
 
-thread_local! {
-    static RNG: Cell<u64> = Cell::new(seed());
-}
-
-/// One getrandom(2) call per thread; the clock and a stack address if it fails.
-fn seed() -> u64 {
-    let mut buf = [0u8; 8];
-    if let Ok(8) = rustix::rand::getrandom(&mut buf[..], rustix::rand::GetRandomFlags::empty()) {
-        return u64::from_ne_bytes(buf);
-    }
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    t ^ (&buf as *const _ as u64).rotate_left(32)
-}
-
-/// wyrand: a fast, well-mixed 64-bit generator (not for secrets: ids only).
+/// Ids only, never secrets: fastrand is fast, not cryptographic.
 pub fn random_u64() -> u64 {
-    RNG.with(|s| {
-        let x = s.get().wrapping_add(0xa076_1d64_78bd_642f);
-        s.set(x);
-        let t = (x as u128).wrapping_mul((x ^ 0xe703_7ed1_a0b4_28db) as u128);
-        ((t >> 64) as u64) ^ (t as u64)
-    })
+    fastrand::u64(..)
 }
 
 pub fn new_trace_id() -> [u8; 16] {

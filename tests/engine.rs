@@ -487,7 +487,15 @@ fn failures_end_one_request_not_the_worker() {
 fn a_timeout_on_one_thread_leaves_the_other_alone() {
     let pool = pool(2);
     let long = submit(&pool, get("fail.php", "mode=long"));
-    std::thread::sleep(Duration::from_millis(100));
+    // The long request runs (its own timeout armed) before the looping one starts.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while pool.stats().busy.load(std::sync::atomic::Ordering::Relaxed) < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the long request never started"
+        );
+        std::thread::yield_now();
+    }
     let looping = submit(&pool, get("fail.php", "mode=loop"));
     let l = collect(looping);
     assert_eq!(l.status, 500, "the looping request timed out");

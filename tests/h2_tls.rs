@@ -72,22 +72,7 @@ fn start_tls(docroot: &Path, cert: &Path, key: &Path, extra: &[(&str, &str)]) ->
 
 /// The TLS listener's address, from the log line "listening on https://ADDR".
 fn https_addr(s: &TestServer) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let log = s.log();
-        if let Some(i) = log.find("listening on https://") {
-            let rest = &log[i + "listening on https://".len()..];
-            let end = rest
-                .find(|c: char| c == '"' || c.is_whitespace())
-                .unwrap_or(rest.len());
-            return rest[..end].to_string();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no TLS listener in the log:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    s.logged_addr("listening on https://")
 }
 
 /// Runs curl; returns (body, http_version as curl reports it).
@@ -469,10 +454,10 @@ fn bad_missing_mismatched_or_expired_certificates_refuse_to_start() {
 /// the same file, made with the openssl command line like a user would.
 #[test]
 fn rsa_and_ec_keys_in_every_pem_flavour_work() {
-    if Command::new("openssl").arg("version").output().is_err() {
-        eprintln!("openssl is not installed: skipping (scripts/install-test-deps.sh installs it)");
-        return;
-    }
+    assert!(
+        Command::new("openssl").arg("version").output().is_ok(),
+        "openssl is not installed: scripts/install-test-deps.sh installs it"
+    );
     let site = site();
     let d = tempfile::tempdir().unwrap();
     let dir = d.path();

@@ -7,10 +7,12 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::http_client::{self, build_request, get, head, RawResponse, ResponseReader};
+use common::metrics::{scrape, value};
 use common::server::TestServer;
+use common::wait::eventually;
 
 fn ops_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/php/ops")
@@ -145,62 +147,7 @@ fn get_from(local_ip: &str, addr: &str, path: &str) -> RawResponse {
     ResponseReader::new(stream).read_final(false)
 }
 
-/// The internal server's address, from the log line "internal server on http://ADDR".
-fn internal_addr(s: &TestServer) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let log = s.log();
-        if let Some(i) = log.find("internal server on http://") {
-            let rest = &log[i + "internal server on http://".len()..];
-            let end = rest
-                .find(|c: char| c == '"' || c.is_whitespace())
-                .unwrap_or(rest.len());
-            return rest[..end].to_string();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no internal server line in the log:\n{log}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn scrape(internal: &str) -> prometheus_parse::Scrape {
-    let r = get(internal, "/metrics", &[]);
-    assert_eq!(r.status, 200);
-    assert!(r
-        .header("Content-Type")
-        .unwrap()
-        .starts_with("text/plain; version=0.0.4"));
-    let body = r.body_str();
-    prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
-        .expect("valid Prometheus text")
-}
-
-/// The value of `metric` with these labels (summed over the other labels).
-fn value(s: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
-    s.samples
-        .iter()
-        .filter(|x| x.metric == metric && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
-        .map(|x| match &x.value {
-            prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Untyped(v) => *v,
-            prometheus_parse::Value::Histogram(b) => b.iter().map(|c| c.count).fold(0.0, f64::max),
-            prometheus_parse::Value::Summary(_) => 0.0,
-        })
-        .sum()
-}
-
 /// Waits until `f` holds (up to 10 s).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
 fn json(bytes: &[u8]) -> serde_json::Value {
     serde_json::from_slice(bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
@@ -712,7 +659,7 @@ fn metrics_parse_and_move_health_ready_config() {
         .env("PHP_INI_APP__SECRET_TOKEN", "hunter2")
         .start();
     let addr = s.addr();
-    let internal = internal_addr(&s);
+    let internal = s.internal_addr();
 
     let before = scrape(&internal);
     let get_2xx = value(
@@ -864,7 +811,7 @@ fn rate_limited_and_ready_under_a_full_queue() {
         .env("RATE_LIMIT", "2")
         .start();
     let addr = s.addr();
-    let internal = internal_addr(&s);
+    let internal = s.internal_addr();
     // From 127.0.0.2: 2 allowed, then 429s, counted.
     for _ in 0..4 {
         get_from("127.0.0.2", &addr, "/hello.php");
@@ -881,10 +828,17 @@ fn rate_limited_and_ready_under_a_full_queue() {
     let a = addr.clone();
     let busy: Vec<_> = ["127.0.0.3", "127.0.0.4"]
         .into_iter()
-        .map(|ip| {
+        .enumerate()
+        .map(|(i, ip)| {
             let a = a.clone();
             let t = std::thread::spawn(move || get_from(ip, &a, "/sleep.php?ms=1500"));
-            std::thread::sleep(Duration::from_millis(200));
+            // The first runs, the second waits in the queue.
+            eventually("the request to be taken in", || {
+                let m = scrape(&internal);
+                value(&m, "uring_php_workers", &[("state", "busy")])
+                    + value(&m, "uring_php_queue_depth", &[])
+                    == (i + 1) as f64
+            });
             t
         })
         .collect();
@@ -1027,7 +981,7 @@ fn graceful_shutdown_finishes_50_in_flight_requests() {
         .env("DRAIN_TIMEOUT_SECS", "20")
         .start();
     let addr = s.addr();
-    let internal = internal_addr(&s);
+    let internal = s.internal_addr();
     let clients: Vec<_> = (0..50)
         .map(|_| {
             let addr = addr.clone();
@@ -1077,19 +1031,29 @@ fn drain_timeout_bounds_the_wait() {
     let dir = site();
     let mut s = TestServer::builder(dir.path())
         .env("DRAIN_TIMEOUT_SECS", "1")
+        .env("INTERNAL_ADDR", "127.0.0.1:0")
         .start();
-    let addr = s.addr();
-    let client = std::thread::spawn(move || {
-        http_client::try_send_raw(
-            &addr,
-            &build_request(&addr, "GET", "/sleep.php?ms=6000", &[], b""),
-        )
+    let internal = s.internal_addr();
+    let mut conn = ResponseReader::connect(&s.addr());
+    conn.send(&build_request(
+        &s.addr(),
+        "GET",
+        "/sleep.php?ms=6000",
+        &[],
+        b"",
+    ));
+    // The script is running before the drain starts.
+    eventually("the script runs", || {
+        value(
+            &scrape(&internal),
+            "uring_php_workers",
+            &[("state", "busy")],
+        ) == 1.0
     });
-    std::thread::sleep(Duration::from_millis(300));
     s.signal("TERM");
     // After 1 s the connection is closed without an answer (with the default 30 s the
     // client would have got its 200 after 6 s).
-    let r = client.join().unwrap();
+    let r = conn.try_read_final(false);
     assert!(
         r.is_err(),
         "the connection was closed at the drain timeout, got {:?}",

@@ -31,6 +31,9 @@ fn streaming_server(docroot: &Path) -> TestServer {
         .env("REQUEST_BUFFERING", "0")
         .env("PHP_WORKERS", "2")
         .env("MAX_BODY_SIZE", "64M")
+        // Debian's php.ini (the built-in defaults) allows 2M uploads and 8M POSTs.
+        .env("PHP_INI_UPLOAD_MAX_FILESIZE", "64M")
+        .env("PHP_INI_POST_MAX_SIZE", "64M")
         .start()
 }
 

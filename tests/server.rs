@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::http_client::{get, request, send_raw};
+use common::metrics::{scrape, value};
 use common::server::TestServer;
+use common::wait::eventually;
 
 fn docroot() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/php/server")
@@ -294,15 +296,25 @@ fn stub_executor_answers_without_php() {
 
 #[test]
 fn graceful_shutdown_finishes_in_flight_requests() {
-    let mut s = TestServer::start(&docroot());
+    let mut s = TestServer::builder(&docroot())
+        .env("PHP_WORKERS", "4")
+        .env("INTERNAL_ADDR", "127.0.0.1:0")
+        .start();
     let addr = s.addr();
+    let internal = s.internal_addr();
     let handles: Vec<_> = (0..8)
         .map(|_| {
             let addr = addr.clone();
             std::thread::spawn(move || get(&addr, "/sleep.php?ms=1000", &[]))
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // All 8 are in: 4 running, 4 queued.
+    eventually("8 requests in flight", || {
+        let m = scrape(&internal);
+        value(&m, "uring_php_workers", &[("state", "busy")])
+            + value(&m, "uring_php_queue_depth", &[])
+            == 8.0
+    });
     s.signal("TERM");
     for h in handles {
         let r = h.join().unwrap();

@@ -334,36 +334,9 @@ impl Entry {
     }
 }
 
-/// A number in decimal, without going through `core::fmt`.
-pub fn push_u64(o: &mut Vec<u8>, mut n: u64) {
-    if n < 1000 {
-        // Status codes, IPv4 octets, small sizes and durations.
-        let d = [
-            b'0' + (n / 100) as u8,
-            b'0' + (n / 10 % 10) as u8,
-            b'0' + (n % 10) as u8,
-        ];
-        let skip = if n >= 100 {
-            0
-        } else if n >= 10 {
-            1
-        } else {
-            2
-        };
-        o.extend_from_slice(&d[skip..]);
-        return;
-    }
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    o.extend_from_slice(&buf[i..]);
+/// A number in decimal (itoa: no `core::fmt` on the per-request path).
+pub fn push_u64(o: &mut Vec<u8>, n: u64) {
+    o.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn push_ip(o: &mut Vec<u8>, ip: IpAddr) {
@@ -390,8 +363,8 @@ fn json_opt(o: &mut Vec<u8>, v: Option<&[u8]>) {
     }
 }
 
-/// A JSON string; bytes that are not UTF-8 become U+FFFD.
-/// Bytes a JSON string cannot hold as they are (controls, `"`, `\`, DEL, non-ASCII).
+/// Bytes a JSON string cannot hold as they are (controls, `"`, `\\`), and non-ASCII, which
+/// must be checked for valid UTF-8.
 static NEEDS_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
@@ -402,36 +375,16 @@ static NEEDS_ESCAPE: [bool; 256] = {
     t
 };
 
+/// A JSON string; bytes that are not UTF-8 become U+FFFD.
 pub fn json_str(o: &mut Vec<u8>, v: &[u8]) {
-    o.push(b'"');
     if !v.iter().any(|&b| NEEDS_ESCAPE[b as usize]) {
         // The common case: printable ASCII that needs no escape.
+        o.push(b'"');
         o.extend_from_slice(v);
+        o.push(b'"');
     } else {
-        json_escape(o, &String::from_utf8_lossy(v));
-    }
-    o.push(b'"');
-}
-
-fn json_escape(o: &mut Vec<u8>, s: &str) {
-    for c in s.chars() {
-        match c {
-            '"' => o.extend_from_slice(b"\\\""),
-            '\\' => o.extend_from_slice(b"\\\\"),
-            '\n' => o.extend_from_slice(b"\\n"),
-            '\r' => o.extend_from_slice(b"\\r"),
-            '\t' => o.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let n = c as u32;
-                o.extend_from_slice(b"\\u00");
-                o.push(b"0123456789abcdef"[(n >> 4) as usize]);
-                o.push(b"0123456789abcdef"[(n & 15) as usize]);
-            }
-            c => {
-                let mut b = [0u8; 4];
-                o.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-            }
-        }
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *o, &String::from_utf8_lossy(v));
     }
 }
 
@@ -449,13 +402,16 @@ fn write_timestamp(o: &mut Vec<u8>, t: SystemTime) {
         if at == secs {
             return text;
         }
-        let (y, m, day) = civil_from_days((secs / 86_400) as i64);
-        let rem = secs % 86_400;
+        let dt = time::OffsetDateTime::from_unix_timestamp(secs as i64)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         let s = format!(
-            "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}",
-            rem / 3600,
-            rem / 60 % 60,
-            rem % 60
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            dt.year(),
+            u8::from(dt.month()),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
         );
         let mut text = [b'0'; 19];
         let n = s.len().min(19);
@@ -472,20 +428,6 @@ fn write_timestamp(o: &mut Vec<u8>, t: SystemTime) {
         b'0' + (ms % 10) as u8,
         b'Z',
     ]);
-}
-
-/// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// The middleware (priority 0: it sees the final response).
@@ -569,9 +511,12 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        let mut o = Vec::new();
+        write_timestamp(
+            &mut o,
+            UNIX_EPOCH + Duration::from_secs(19_782 * 86_400 + 61),
+        );
+        assert_eq!(String::from_utf8(o).unwrap(), "2024-02-29T00:01:01.000Z");
         let mut o = Vec::new();
         write_timestamp(
             &mut o,

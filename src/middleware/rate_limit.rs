@@ -144,12 +144,12 @@ impl RateLimiter {
             per_shard: max_clients.div_ceil(SHARDS).max(1),
             shards: (0..SHARDS)
                 .map(|_| {
-                    let map = HashMap::with_hasher(KeyHash(crate::trace_context::random_u64()));
+                    let map = HashMap::with_hasher(KeyHash(fastrand::u64(..)));
                     PaddedShard(Mutex::new(Shard { map, last_sweep: 0 }))
                 })
                 .collect(),
             epoch: Instant::now(),
-            seed: crate::trace_context::random_u64() | 1,
+            seed: fastrand::u64(..) | 1,
         }
     }
 
@@ -312,9 +312,7 @@ impl RateLimit {
     pub fn new(limiter: Arc<RateLimiter>) -> RateLimit {
         let limit_value = Bytes::from(limiter.limit().to_string());
         let lease = limiter.lease_size();
-        let held = RefCell::new(HashMap::with_hasher(KeyHash(
-            crate::trace_context::random_u64(),
-        )));
+        let held = RefCell::new(HashMap::with_hasher(KeyHash(fastrand::u64(..))));
         RateLimit {
             limiter,
             limit_value,

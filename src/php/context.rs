@@ -3,14 +3,13 @@
 
 use std::time::{Instant, UNIX_EPOCH};
 
-use bytes::Bytes;
 use uring_http::{Headers, Version};
 
 use super::ffi;
 use super::output::Output;
 use super::reply::ReplyEvent;
 use super::request::Job;
-use super::response::{ResponseHead, ScriptBody, ScriptResponse, WorkerTiming};
+use super::response::{ResponseHead, ScriptResponse, WorkerTiming};
 use super::server_vars::ServerVars;
 
 /// Settings a worker applies to every request.
@@ -96,6 +95,32 @@ impl<'a> RequestCtx<'a> {
     }
 
     fn send_chunk(&mut self) -> bool {
+        // Output that spilled to a file before the response became a stream goes first,
+        // in pieces no bigger than what may wait unsent.
+        loop {
+            match self.output.take_spilled(self.limits.stream_buffer) {
+                Ok(Some(piece)) => {
+                    let n = piece.len();
+                    self.job.reply.send(ReplyEvent::Chunk(piece));
+                    if !self
+                        .job
+                        .reply
+                        .control
+                        .stream_sent(n, self.limits.stream_buffer)
+                    {
+                        self.mode = Mode::Done;
+                        return false;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The stream ends here (Reply ends it when the job is dropped).
+                    tracing::error!(error = %e, "reading spilled PHP output back");
+                    self.mode = Mode::Done;
+                    return false;
+                }
+            }
+        }
         let chunk = self.output.take_chunk();
         let n = chunk.len();
         if n > 0 {
@@ -225,19 +250,9 @@ impl<'a> RequestCtx<'a> {
             }
             Mode::Buffering if ran => self.send_complete(),
             Mode::Buffering => {
-                let mut headers = Headers::new();
-                headers.push(
-                    "Content-Type",
-                    Bytes::from_static(b"text/plain; charset=utf-8"),
-                );
-                self.job.reply.send(ReplyEvent::Complete(ScriptResponse {
-                    head: ResponseHead {
-                        status: 500,
-                        headers,
-                        timing: self.timing(),
-                    },
-                    body: ScriptBody::Bytes(Bytes::from_static(b"Internal Server Error\n")),
-                }));
+                let mut r = ScriptResponse::internal_error();
+                r.head.timing = self.timing();
+                self.job.reply.send(ReplyEvent::Complete(r));
             }
         }
     }
@@ -379,10 +394,12 @@ pub(crate) fn execute(
         started: Instant::now(),
     };
     job.reply.control.set_running(interrupt_flags);
+    let opcache_guard = super::opcache_restart::enter();
     // SAFETY: `ctx` outlives the call and is only reached through the callbacks this
     // thread runs during it; `info`'s strings are owned by `strings`, alive until after.
     let status =
         unsafe { ffi::uring_execute(&mut ctx as *mut RequestCtx as *mut libc::c_void, &info) };
+    drop(opcache_guard);
     job.reply.control.clear_running();
     if status > 0 {
         tracing::debug!(

@@ -55,6 +55,15 @@ impl Engine {
                 "PHP module startup failed (see the log above)",
             ));
         }
+        // SAFETY: the engine is started; reading an ini value has no other precondition.
+        let force = unsafe { ffi::uring_opcache_force_restart_timeout() };
+        super::opcache_restart::configure(force.max(0) as u64);
+        if !super::opcache_restart::hooks_available() {
+            tracing::warn!(
+                "this PHP build lacks scripts/php-patches/0003: an OPcache restart \
+                 (opcache_reset(), a full cache) while scripts run can crash the server"
+            );
+        }
         Ok(Engine { _private: () })
     }
 

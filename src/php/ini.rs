@@ -7,41 +7,107 @@
 
 use std::path::PathBuf;
 
-/// The defaults: what php.ini-production sets that matters for a server, OPcache on and
-/// JIT off (on ZTS 8.2 JIT slows every request's startup; see docs/php.md).
+/// The defaults: Debian's php.ini-production (what `/etc/php/8.2/fpm/php.ini` sets), so an
+/// app sees the settings it has under Debian's php-fpm. Values are as PHP reads them from
+/// a php.ini (`Off` is "", `On` is "1", `E_ALL & ~E_DEPRECATED & ~E_STRICT` is 22527):
+/// these lines are not run through the ini parser. Where uring_php deliberately differs,
+/// docs/php-compatibility.md lists it ("php.ini defaults"); tests/php_ini_parity.rs
+/// compares `ini_get_all()` with php-fpm's under Debian's own php.ini and holds both to
+/// that list.
 pub const DEFAULTS: &[(&str, &str)] = &[
+    // OPcache on, JIT off (Debian's opcache.ini says `opcache.jit=off`), see docs/php.md.
     ("opcache.enable", "1"),
-    ("opcache.enable_cli", "0"),
-    // php.ini spells this `off`; its parser turns that into "" (JIT disabled).
     ("opcache.jit", ""),
-    ("opcache.jit_buffer_size", "0"),
-    ("opcache.memory_consumption", "128"),
-    ("opcache.interned_strings_buffer", "16"),
-    ("opcache.max_accelerated_files", "20000"),
-    ("opcache.validate_timestamps", "1"),
-    ("opcache.revalidate_freq", "2"),
     // scripts/php-patches/0002: no per-request fcntl lock (one process; ignored unpatched).
     ("opcache.usage_lock", "0"),
-    ("memory_limit", "128M"),
+    ("engine", "1"),
+    // Debian's PHP is built with this include path; its php-* library packages live there.
+    ("include_path", ".:/usr/share/php"),
+    ("short_open_tag", ""),
+    ("precision", "14"),
+    ("output_buffering", "4096"),
+    ("zlib.output_compression", ""),
+    ("implicit_flush", ""),
+    ("unserialize_callback_func", ""),
+    ("serialize_precision", "-1"),
+    ("disable_functions", ""),
+    ("disable_classes", ""),
+    ("zend.enable_gc", "1"),
+    ("zend.exception_ignore_args", "1"),
+    ("zend.exception_string_param_max_len", "0"),
+    ("expose_php", ""),
     ("max_execution_time", "30"),
     ("max_input_time", "60"),
-    ("display_errors", "0"),
-    ("display_startup_errors", "0"),
+    ("memory_limit", "128M"),
+    ("error_reporting", "22527"),
+    ("display_errors", ""),
+    ("display_startup_errors", ""),
     ("log_errors", "1"),
-    ("html_errors", "0"),
-    ("error_reporting", "32767"), // E_ALL: these defaults are not run through the ini parser
-    ("output_buffering", "4096"),
-    ("implicit_flush", "0"),
-    ("expose_php", "0"),
+    ("ignore_repeated_errors", ""),
+    ("ignore_repeated_source", ""),
+    ("report_memleaks", "1"),
     ("variables_order", "GPCS"),
     ("request_order", "GP"),
-    ("register_argc_argv", "0"),
+    ("register_argc_argv", ""),
     ("auto_globals_jit", "1"),
     ("post_max_size", "8M"),
-    ("upload_max_filesize", "8M"),
+    ("auto_prepend_file", ""),
+    ("auto_append_file", ""),
+    ("default_mimetype", "text/html"),
+    ("default_charset", "UTF-8"),
+    ("doc_root", ""),
+    ("user_dir", ""),
+    ("enable_dl", ""),
+    ("file_uploads", "1"),
+    ("upload_max_filesize", "2M"),
     ("max_file_uploads", "20"),
+    ("allow_url_fopen", "1"),
+    ("allow_url_include", ""),
+    ("default_socket_timeout", "60"),
+    // Empty: mysqlnd's compiled-in socket, the distro's (scripts/build-php.sh).
+    ("pdo_mysql.default_socket", ""),
+    ("SMTP", "localhost"),
+    ("smtp_port", "25"),
+    ("mail.add_x_header", ""),
+    ("mail.mixed_lf_and_crlf", ""),
+    ("mysqli.max_persistent", "-1"),
+    ("mysqli.allow_persistent", "1"),
+    ("mysqli.max_links", "-1"),
+    ("mysqli.default_port", "3306"),
+    ("mysqli.default_socket", ""),
+    ("mysqli.default_host", ""),
+    ("mysqli.default_user", ""),
+    ("mysqli.default_pw", ""),
+    ("mysqlnd.collect_statistics", "1"),
+    ("mysqlnd.collect_memory_statistics", ""),
+    ("bcmath.scale", "0"),
+    ("session.save_handler", "files"),
+    ("session.use_strict_mode", "0"),
+    ("session.use_cookies", "1"),
+    ("session.use_only_cookies", "1"),
+    ("session.name", "PHPSESSID"),
+    ("session.auto_start", "0"),
+    ("session.cookie_lifetime", "0"),
+    ("session.cookie_path", "/"),
+    ("session.cookie_domain", ""),
+    ("session.cookie_httponly", ""),
+    ("session.cookie_samesite", ""),
+    ("session.serialize_handler", "php"),
+    // Debian sets 0 and deletes old sessions from cron (its own session directory);
+    // nothing does that for uring_php, so PHP's own collector stays on (1 in 1000).
+    ("session.gc_probability", "1"),
+    ("session.gc_divisor", "1000"),
+    ("session.gc_maxlifetime", "1440"),
+    ("session.referer_check", ""),
+    ("session.cache_limiter", "nocache"),
+    ("session.cache_expire", "180"),
+    ("session.use_trans_sid", "0"),
+    ("session.sid_length", "26"),
+    ("session.trans_sid_tags", "a=href,area=href,frame=src,form="),
+    ("session.sid_bits_per_character", "5"),
+    // Debian's PHP starts with upload progress off.
+    ("session.upload_progress.enabled", "0"),
     ("zend.assertions", "-1"),
-    ("cgi.fix_pathinfo", "1"),
 ];
 
 #[derive(Clone, Debug, Default)]

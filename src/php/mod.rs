@@ -9,6 +9,7 @@ mod ffi;
 pub mod ini;
 pub mod inline;
 pub mod lane_submit;
+pub mod opcache_restart;
 mod output;
 pub mod pool;
 pub mod reply;

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::FromRawFd;
+use std::os::unix::fs::FileExt;
 
 use bytes::{Bytes, BytesMut};
 
@@ -12,8 +13,15 @@ use super::response::ScriptBody;
 
 pub(crate) struct Output {
     buf: BytesMut,
-    spill: Option<(File, u64)>,
+    spill: Option<Spill>,
     threshold: usize,
+}
+
+struct Spill {
+    file: File,
+    len: u64,
+    /// Bytes already handed out by `take_spilled` (a response that became a stream).
+    taken: u64,
 }
 
 impl Output {
@@ -26,13 +34,13 @@ impl Output {
     }
 
     pub fn len(&self) -> u64 {
-        self.buf.len() as u64 + self.spill.as_ref().map_or(0, |(_, n)| *n)
+        self.buf.len() as u64 + self.spill.as_ref().map_or(0, |s| s.len - s.taken)
     }
 
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        if let Some((file, len)) = &mut self.spill {
-            file.write_all(data)?;
-            *len += data.len() as u64;
+        if let Some(spill) = &mut self.spill {
+            spill.file.write_all(data)?;
+            spill.len += data.len() as u64;
             return Ok(());
         }
         if self.buf.len() + data.len() > self.threshold {
@@ -41,7 +49,11 @@ impl Output {
             file.write_all(data)?;
             let len = (self.buf.len() + data.len()) as u64;
             self.buf = BytesMut::new();
-            self.spill = Some((file, len));
+            self.spill = Some(Spill {
+                file,
+                len,
+                taken: 0,
+            });
             return Ok(());
         }
         if self.buf.capacity() == 0 {
@@ -52,9 +64,27 @@ impl Output {
     }
 
     /// Everything written since the last call, for a streamed chunk. Streaming output
-    /// never spills: backpressure bounds it instead.
+    /// never spills: backpressure bounds it instead. Take `take_spilled` first.
     pub fn take_chunk(&mut self) -> Bytes {
         self.buf.split().freeze()
+    }
+
+    /// For a response that spilled and then became a stream (`flush()` after a big
+    /// page): the next at most `max` bytes of the file, in order; None once it is all
+    /// taken (the file is then closed). Bytes written since stay behind it, in order.
+    pub fn take_spilled(&mut self, max: usize) -> io::Result<Option<Bytes>> {
+        let Some(spill) = &mut self.spill else {
+            return Ok(None);
+        };
+        let want = (spill.len - spill.taken).min(max.max(1) as u64) as usize;
+        if want == 0 {
+            self.spill = None;
+            return Ok(None);
+        }
+        let mut piece = vec![0; want];
+        spill.file.read_exact_at(&mut piece, spill.taken)?;
+        spill.taken += want as u64;
+        Ok(Some(Bytes::from(piece)))
     }
 
     /// Streaming keeps chunks in memory; only a buffered response spills.
@@ -64,7 +94,14 @@ impl Output {
 
     pub fn into_body(self) -> ScriptBody {
         match self.spill {
-            Some((file, len)) => ScriptBody::Spilled { file, len },
+            Some(spill) => {
+                // Only a stream takes from the file, and a stream never ends in a body.
+                debug_assert_eq!(spill.taken, 0);
+                ScriptBody::Spilled {
+                    file: spill.file,
+                    len: spill.len,
+                }
+            }
             None => ScriptBody::Bytes(self.buf.freeze()),
         }
     }
@@ -105,5 +142,24 @@ mod tests {
         let body = o.into_body();
         assert!(matches!(body, ScriptBody::Spilled { .. }));
         assert_eq!(body.to_vec().unwrap(), b"0123456789abcdefXYZ");
+    }
+
+    #[test]
+    fn spilled_output_streams_out_in_order() {
+        let mut o = Output::new(8);
+        o.write(b"0123456789").unwrap();
+        o.set_unbounded();
+        o.write(b"abc").unwrap();
+        let mut got = Vec::new();
+        while let Some(piece) = o.take_spilled(4).unwrap() {
+            assert!(piece.len() <= 4);
+            got.extend_from_slice(&piece);
+        }
+        got.extend_from_slice(&o.take_chunk());
+        o.write(b"tail").unwrap();
+        assert!(o.take_spilled(4).unwrap().is_none());
+        got.extend_from_slice(&o.take_chunk());
+        assert_eq!(got, b"0123456789abctail");
+        assert_eq!(o.len(), 0);
     }
 }

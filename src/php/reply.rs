@@ -1,7 +1,7 @@
 //! The way back from a PHP worker to the core that submitted the request, and the
 //! state both sides share while it runs (abort, backpressure, deadline).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -26,11 +26,19 @@ pub trait ReplySink: Send + Sync {
     fn deliver(&self, token: u64, event: ReplyEvent);
 }
 
+/// The way back for one request. Dropped before its last event (a worker that unwound,
+/// a job given up), it sends that event itself, so the core never waits for a reply
+/// that cannot come: a 500 when nothing was sent yet, the stream's end otherwise.
 pub struct Reply {
     sink: Arc<dyn ReplySink>,
     token: u64,
     pub control: Arc<RequestControl>,
+    sent: AtomicU8,
 }
+
+const SENT_NOTHING: u8 = 0;
+const SENT_STREAM_START: u8 = 1;
+const SENT_LAST: u8 = 2;
 
 impl Reply {
     pub fn new(sink: Arc<dyn ReplySink>, token: u64, control: Arc<RequestControl>) -> Self {
@@ -38,11 +46,38 @@ impl Reply {
             sink,
             token,
             control,
+            sent: AtomicU8::new(SENT_NOTHING),
         }
     }
 
     pub fn send(&self, event: ReplyEvent) {
+        match &event {
+            ReplyEvent::Complete(_) | ReplyEvent::StreamEnd => {
+                self.sent.store(SENT_LAST, Ordering::Relaxed)
+            }
+            ReplyEvent::StreamStart(_) => self.sent.store(SENT_STREAM_START, Ordering::Relaxed),
+            ReplyEvent::Chunk(_) => {}
+        }
         self.sink.deliver(self.token, event);
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        match self.sent.load(Ordering::Relaxed) {
+            SENT_NOTHING => {
+                tracing::error!("a PHP request ended without a response; answering 500");
+                self.sink.deliver(
+                    self.token,
+                    ReplyEvent::Complete(ScriptResponse::internal_error()),
+                );
+            }
+            SENT_STREAM_START => {
+                tracing::error!("a streamed PHP response ended without its end; ending it");
+                self.sink.deliver(self.token, ReplyEvent::StreamEnd);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -203,5 +238,74 @@ impl RequestControl {
         let wanted = millis_since_epoch(Instant::now() + Duration::from_secs(secs as u64));
         self.deadline_ms.fetch_max(wanted, Ordering::AcqRel);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<(u64, String)>>);
+
+    impl ReplySink for Recorder {
+        fn deliver(&self, token: u64, event: ReplyEvent) {
+            let what = match event {
+                ReplyEvent::Complete(r) => format!("complete {}", r.head.status),
+                ReplyEvent::StreamStart(h) => format!("start {}", h.status),
+                ReplyEvent::Chunk(b) => format!("chunk {}", b.len()),
+                ReplyEvent::StreamEnd => "end".to_string(),
+            };
+            self.0.lock().unwrap().push((token, what));
+        }
+    }
+
+    fn reply(sink: &Arc<Recorder>) -> Reply {
+        let control = Arc::new(RequestControl::new(None, Instant::now()));
+        Reply::new(Arc::clone(sink) as Arc<dyn ReplySink>, 9, control)
+    }
+
+    fn events(sink: &Recorder) -> Vec<String> {
+        sink.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_reply_dropped_unanswered_answers_500() {
+        let sink = Arc::new(Recorder::default());
+        drop(reply(&sink));
+        assert_eq!(events(&sink), ["complete 500"]);
+        assert_eq!(sink.0.lock().unwrap()[0].0, 9);
+    }
+
+    #[test]
+    fn a_stream_dropped_midway_is_ended() {
+        let sink = Arc::new(Recorder::default());
+        let r = reply(&sink);
+        r.send(ReplyEvent::StreamStart(
+            ScriptResponse::internal_error().head,
+        ));
+        r.send(ReplyEvent::Chunk(Bytes::from_static(b"abc")));
+        drop(r);
+        assert_eq!(events(&sink), ["start 500", "chunk 3", "end"]);
+    }
+
+    #[test]
+    fn a_finished_reply_sends_nothing_more() {
+        let sink = Arc::new(Recorder::default());
+        let r = reply(&sink);
+        r.send(ReplyEvent::Complete(ScriptResponse::internal_error()));
+        drop(r);
+        let r = reply(&sink);
+        r.send(ReplyEvent::StreamStart(
+            ScriptResponse::internal_error().head,
+        ));
+        r.send(ReplyEvent::StreamEnd);
+        drop(r);
+        assert_eq!(events(&sink), ["complete 500", "start 500", "end"]);
     }
 }

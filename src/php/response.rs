@@ -8,7 +8,8 @@ use uring_http::Headers;
 #[derive(Debug)]
 pub enum ScriptBody {
     Bytes(Bytes),
-    /// Output that outgrew the in-memory threshold, in a sealed memfd from offset 0.
+    /// Output that outgrew the in-memory threshold, in a memfd from offset 0 (nobody
+    /// writes to it once it is handed over).
     Spilled {
         file: File,
         len: u64,
@@ -61,4 +62,23 @@ pub struct ResponseHead {
 pub struct ScriptResponse {
     pub head: ResponseHead,
     pub body: ScriptBody,
+}
+
+impl ScriptResponse {
+    /// The server's own 500, for a request whose script could not run or answer.
+    pub fn internal_error() -> ScriptResponse {
+        let mut headers = Headers::new();
+        headers.push(
+            "Content-Type",
+            Bytes::from_static(b"text/plain; charset=utf-8"),
+        );
+        ScriptResponse {
+            head: ResponseHead {
+                status: 500,
+                headers,
+                timing: WorkerTiming::default(),
+            },
+            body: ScriptBody::Bytes(Bytes::from_static(b"Internal Server Error\n")),
+        }
+    }
 }

@@ -201,28 +201,19 @@ fn basic_auth_user(req: &ScriptRequest) -> Vec<u8> {
     }
 }
 
+/// Decodes as nginx's ngx_decode_base64 does for $remote_user: the standard alphabet,
+/// up to the first `=`, padding optional, stray bits past the last byte ignored.
 fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    };
-    let s: Vec<u8> = s.iter().copied().filter(|&c| c != b'=').collect();
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    for chunk in s.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= val(c)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine;
+    const NGINX: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let end = s.iter().position(|&b| b == b'=').unwrap_or(s.len());
+    NGINX.decode(&s[..end]).ok()
 }
 
 fn canonical(addr: SocketAddr) -> SocketAddr {
@@ -306,6 +297,16 @@ mod tests {
         assert_eq!(get(&p, "HTTPS"), None);
         assert_eq!(get(&p, "URING_WORKER_ID"), Some("3"));
         assert_eq!(p.iter().filter(|(k, _)| k == "HTTP_HOST").count(), 1);
+    }
+
+    #[test]
+    fn basic_auth_base64_as_nginx_decodes_it() {
+        assert_eq!(base64_decode(b"eDp5").as_deref(), Some(&b"x:y"[..]));
+        assert_eq!(base64_decode(b"eA==").as_deref(), Some(&b"x"[..]));
+        assert_eq!(base64_decode(b"eA").as_deref(), Some(&b"x"[..]));
+        assert_eq!(base64_decode(b"eA=junk").as_deref(), Some(&b"x"[..]));
+        assert_eq!(base64_decode(b"e"), None);
+        assert_eq!(base64_decode(b"e*p5"), None);
     }
 
     #[test]

@@ -130,6 +130,10 @@ pub fn expire_all() -> usize {
 
 #[no_mangle]
 pub extern "C" fn uring_rs_timer_set(seconds: i64) {
+    super::callbacks::guarded("timer_set", (), || timer_set(seconds))
+}
+
+fn timer_set(seconds: i64) {
     SLOT.with(|s| {
         let s = s.borrow();
         let Some(slot) = s.as_ref() else { return };

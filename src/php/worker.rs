@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::context;
 use super::ffi;
+use super::opcache_restart;
 use super::pool::{spawn_worker, PoolShared};
 use super::watchdog;
 
@@ -21,6 +22,12 @@ impl Drop for Respawn<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             watchdog::unregister_thread();
+            opcache_restart::unregister_thread();
+            // Callbacks never unwind through PHP (callbacks::guarded), so a panic that gets
+            // here came from the server's own code outside a PHP request: this thread's
+            // PHP context is idle and can be freed.
+            // SAFETY: this thread started its PHP context in `run` and runs no request.
+            unsafe { ffi::uring_thread_stop() };
             self.shared.stats.deaths.fetch_add(1, Ordering::Relaxed);
             self.shared.stats.alive.fetch_sub(1, Ordering::Relaxed);
             tracing::error!(
@@ -63,6 +70,7 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
     // SAFETY: returns a pointer to this thread's flags, valid while the thread lives.
     let interrupt_flags = unsafe { ffi::uring_thread_interrupt_flags() };
     watchdog::register_thread(interrupt_flags);
+    opcache_restart::register_thread(interrupt_flags);
     shared.stats.alive.fetch_add(1, Ordering::Relaxed);
     let guard = Respawn {
         shared: &shared,
@@ -105,6 +113,7 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
         }
     }
     watchdog::unregister_thread();
+    opcache_restart::unregister_thread();
     // SAFETY: this thread started its PHP context above and runs no request now.
     unsafe { ffi::uring_thread_stop() };
 }

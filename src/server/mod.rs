@@ -4,7 +4,6 @@
 mod core;
 mod listener;
 mod runtime;
-#[path = "../sd_notify.rs"]
 pub mod sd_notify;
 mod signals;
 mod stop_signal;

@@ -386,6 +386,17 @@ pub fn cases() -> Vec<DiffCase> {
             .header("Accept", "text/plain")
             .header("User-Agent", "diff-client/1.0")
             .note("fixed $_SERVER keys for a GET: REQUEST_URI, SCRIPT_*, DOCUMENT_*, PHP_SELF, HTTP_* of custom headers"),
+        DiffCase::get("getallheaders", &p("allheaders.php"))
+            .header("X-Custom-Header", "custom value")
+            .header("Accept", "text/plain")
+            .header("User-Agent", "diff-client/1.0")
+            .header("x-lower-case", "lower")
+            .header("X-MiXeD-cAsE", "mixed")
+            .note("getallheaders() and apache_request_headers() exist, agree, and name and order headers as php-fpm does"),
+        DiffCase::new("getallheaders-post", "POST", &p("allheaders.php"))
+            .body(form, "k=v")
+            .header("Cookie", "a=1")
+            .note("getallheaders() for a POST: Content-Type and Content-Length included"),
         DiffCase::get("server-auth-basic", &p("server.php"))
             .header("Authorization", "Basic dXNlcjpwYTpzcw==")
             .note("Basic auth user:pa:ss -> PHP_AUTH_USER, PHP_AUTH_PW (with ':'), AUTH_TYPE, REMOTE_USER (nginx's $remote_user), HTTP_AUTHORIZATION"),
@@ -498,7 +509,7 @@ pub fn cases() -> Vec<DiffCase> {
         DiffCase::get("errors-parse", &p("errors.php?mode=parse-error"))
             .note("include of a file with a syntax error: E_PARSE, 500"),
         DiffCase::get("ini-values", &p("errors.php?mode=ini"))
-            .note("effective ini values: REFERENCE_PHP_INI plus built-in defaults (html_errors, default_charset, short_open_tag, zend.assertions)"),
+            .note("effective ini values: uring_php's built-in defaults against Debian's php.ini"),
         DiffCase::new("head-script", "HEAD", &p("hello.php"))
             .note("HEAD to a script: same status and headers as GET, no body"),
         DiffCase::new("head-headers", "HEAD", &p("headers.php?mode=set-replace-append"))

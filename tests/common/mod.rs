@@ -9,5 +9,7 @@
 
 pub mod diff;
 pub mod http_client;
+pub mod metrics;
 pub mod reference;
 pub mod server;
+pub mod wait;

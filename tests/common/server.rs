@@ -106,6 +106,39 @@ impl TestServer {
         self.log.lock().unwrap().clone()
     }
 
+    /// The internal server's address (INTERNAL_ADDR), from its log line.
+    pub fn internal_addr(&self) -> String {
+        self.logged_addr("internal server on http://")
+    }
+
+    /// The address the log names right after `marker` (e.g. "listening on https://"),
+    /// waiting up to 10 s for the line.
+    pub fn logged_addr(&self, marker: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if let Some(i) = log.find(marker) {
+                let rest = &log[i + marker.len()..];
+                let end = rest
+                    .find(|c: char| c == '"' || c.is_whitespace())
+                    .unwrap_or(rest.len());
+                return rest[..end].to_string();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {marker:?} in the log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, |c| c.id())
     }

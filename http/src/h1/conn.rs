@@ -34,12 +34,16 @@ pub struct ConnInfo {
 /// Reads are made with at least this much free room in the read buffer.
 pub(super) const READ_BUF_SIZE: usize = 8 * 1024;
 
-/// After an error reply the server keeps reading (and dropping) what the client still
-/// sends for this long, so that closing with unread data does not reset the connection
-/// before the client read the reply.
-const LINGER_TIME: Duration = Duration::from_secs(2);
-const LINGER_READ_TIMEOUT: Duration = Duration::from_secs(1);
-const LINGER_MAX_BYTES: usize = 1 << 20;
+/// After an early answer (a 413 for a body over MAX_BODY_SIZE, another 4xx, a response
+/// before the body was read) the server keeps reading, and dropping, what the client
+/// still sends, so that closing with unread data does not reset the connection before
+/// the client read the answer: clients that write their whole body before they read
+/// (Python's http.client, many SDKs) would get EPIPE/ECONNRESET instead. Bounded as
+/// nginx's lingering close is (`lingering_time 30s`, `lingering_timeout 5s`), and by
+/// bytes: a client still sending after 64 MiB is reset.
+const LINGER_TIME: Duration = Duration::from_secs(30);
+const LINGER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+const LINGER_MAX_BYTES: usize = 64 << 20;
 
 /// Serves HTTP/1.x requests on `io` until the client closes, a timeout or protocol error
 /// ends the connection, or `shutdown` fires while the connection is idle.

@@ -6,6 +6,10 @@
 //! Without `$NOTIFY_SOCKET` (not started by systemd, or `Type=simple`) every call does
 //! nothing. A failed send is logged and otherwise ignored: readiness reporting must never
 //! stop the server.
+//!
+//! Hand-written rather than the sd-notify crate: its 0.4 and 0.5 releases connect to
+//! `$NOTIFY_SOCKET` as a path only, and sd_notify(3) also allows an abstract socket
+//! (`@name`), which some service managers use.
 
 use std::io;
 use std::os::linux::net::SocketAddrExt;
