@@ -8,7 +8,7 @@ echo json_encode([
     'jit' => is_array($s) && !empty($s['jit']['on']),
     'sapi' => PHP_SAPI,
     'version' => PHP_VERSION,
-    'zts' => PHP_ZTS === 1,
+    'zts' => (bool) PHP_ZTS, // an int before PHP 8.4, a bool since
     // How uring_php's PHP was built (scripts/build-php.sh); the runner fills in the
     // Debian package for php-fpm and php -S.
     'build' => function_exists('uring_server_info') ? (uring_server_info()['php_build'] ?? '') : '',

@@ -60,7 +60,7 @@ impl Engine {
         super::opcache_restart::configure(force.max(0) as u64);
         if !super::opcache_restart::hooks_available() {
             tracing::warn!(
-                "this PHP build lacks scripts/php-patches/0003: an OPcache restart \
+                "this PHP build lacks scripts/php-patches/<version>/0003: an OPcache restart \
                  (opcache_reset(), a full cache) while scripts run can crash the server"
             );
         }
