@@ -345,7 +345,8 @@ void uring_engine_stop(void)
     php_module_shutdown();
     sapi_shutdown();
     tsrm_shutdown();
-    free(uring_sapi_module.ini_entries);
+    /* const char * since PHP 8.3; the string is our strdup() either way. */
+    free((void *)uring_sapi_module.ini_entries);
     uring_sapi_module.ini_entries = NULL;
     free(uring_sapi_module.php_ini_path_override);
     uring_sapi_module.php_ini_path_override = NULL;

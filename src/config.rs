@@ -49,7 +49,14 @@ pub enum Driver {
 #[derive(Clone, Debug, Parser)]
 #[command(
     name = "uring_php",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (PHP ",
+        env!("URING_PHP_VERSION"),
+        "; ",
+        env!("URING_PHP_BUILD"),
+        ")"
+    ),
     about = "A thread-per-core io_uring web server that runs PHP in-process",
     after_help = "Every option can also be given as the environment variable shown in brackets."
 )]

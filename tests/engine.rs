@@ -506,6 +506,28 @@ fn a_timeout_on_one_thread_leaves_the_other_alone() {
     pool.shutdown();
 }
 
+/// scripts/build-php.sh applies the project's patches to every PHP it builds (8.4 and
+/// 8.2 alike): the external execution timer (0001), opcache.usage_lock (0002, which
+/// uring_php turns off) and the OPcache restart hooks (0003). A build without them still
+/// starts, so only this says so.
+#[test]
+fn the_projects_php_patches_are_in_the_build() {
+    let pool = pool(1);
+    let j = run(&pool, get("opcache.php", "")).json();
+    assert_eq!(j["usage_lock"], "0", "opcache.usage_lock (patch 0002): {j}");
+    assert!(
+        uring_php::php::watchdog::external_timers(),
+        "PHP {} lacks the external execution timer hook (patch 0001)",
+        Engine::php_version()
+    );
+    assert!(
+        uring_php::php::opcache_restart::hooks_available(),
+        "PHP {} lacks the OPcache restart hooks (patch 0003)",
+        Engine::php_version()
+    );
+    pool.shutdown();
+}
+
 #[test]
 fn opcache_is_on_and_hits_grow_across_threads() {
     let pool = pool(2);

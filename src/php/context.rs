@@ -212,6 +212,7 @@ impl<'a> RequestCtx<'a> {
                 ("sapi", "uring_php"),
                 ("zts", "1"),
                 ("php_version", super::engine::Engine::php_version()),
+                ("php_build", super::engine::Engine::php_build()),
                 ("driver", self.job.request.driver),
             ] {
                 s.extend_from_slice(k.as_bytes());

@@ -85,6 +85,8 @@ pub struct PeerInfo {
     pub sapi: String,
     pub version: String,
     pub zts: bool,
+    /// How that PHP was built: uring_php's build-info line, or Debian's package.
+    pub build: String,
 }
 
 /// A peer left out of a scenario, and why.
@@ -142,6 +144,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", opts.docroot.display()))?;
     let ctx = Context {
         bin_dir: opts.bin_dir.clone(),
+        bin_dir_82: opts.bin_dir_82.clone(),
         tmp: tmp.clone(),
     };
     let bench_site = Site::bench(docroot);
@@ -457,7 +460,10 @@ fn run_site(
         // bench/php/opcache.php: only the synthetic site has it.
         if peer.runs_php() && site.ready_path == "/hello.php" {
             match peer_info(server) {
-                Ok(info) => {
+                Ok(mut info) => {
+                    if info.build.is_empty() {
+                        info.build = machine::debian_php_build(*peer);
+                    }
                     if !info.opcache {
                         eprintln!("bench: warning: {} runs PHP without OPcache", peer.label());
                     }
@@ -598,6 +604,7 @@ fn peer_info(server: &Server) -> Result<PeerInfo, String> {
         sapi: string("sapi"),
         version: string("version"),
         zts: flag("zts"),
+        build: string("build"),
     })
 }
 

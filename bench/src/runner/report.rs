@@ -309,6 +309,42 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
         let _ = writeln!(w);
     }
 
+    // ---- PHP versions ----
+    let versions = versions(out, opts);
+    if !versions.is_empty() {
+        let version_of = |p: Peer| {
+            out.peer_info
+                .get(&p)
+                .map_or("?".to_string(), |i| i.version.clone())
+        };
+        let (a, b, f) = (
+            version_of(Peer::Uring),
+            version_of(Peer::Uring82),
+            version_of(Peer::NginxFpm),
+        );
+        let _ = writeln!(
+            w,
+            "## PHP versions: the server's share and PHP's
+"
+        );
+        let _ = writeln!(
+            w,
+            "The same uring_php on PHP {a} and on PHP {b}, and nginx + php-fpm (PHP {f}), side by side. \
+             uring_php {b} against php-fpm {f} is the server's share (same PHP version where the two agree); \
+             uring_php {a} against {b} is PHP's (same server).\n"
+        );
+        let _ = writeln!(
+            w,
+            "| scenario | mode | conns | uring_php {a} req/s | uring_php {b} req/s | nginx+fpm {f} req/s | {a} ÷ {b} | uring {b} ÷ fpm | uring {a} ÷ fpm | CPU-µs/req {a} | {b} | fpm |"
+        );
+        let _ = writeln!(
+            w,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        w.push_str(&versions);
+        let _ = writeln!(w);
+    }
+
     // ---- machine ----
     let _ = writeln!(w, "## Machine and software\n");
     let _ = writeln!(w, "| | |\n|---|---|");
@@ -398,7 +434,7 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
              Per-run figures are in results.csv (`other_cpu_s`, `steal_s`)."
         );
     }
-    let _ = writeln!(w, "\nPeers:\n\n| peer | what it is | PHP as it reports itself (bench/php/opcache.php) |\n|---|---|---|");
+    let _ = writeln!(w, "\nPeers:\n\n| peer | what it is | PHP as it reports itself (bench/php/opcache.php) | PHP build |\n|---|---|---|---|");
     for p in Peer::ALL.into_iter().filter(|p| opts.peers.contains(p)) {
         if !out.samples.iter().any(|s| s.peer == p) {
             continue;
@@ -413,7 +449,18 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
                 if i.jit { "on" } else { "off" }
             )
         });
-        let _ = writeln!(w, "| {} | {} | {} |", p.label(), p.describe(), info);
+        let build = out
+            .peer_info
+            .get(&p)
+            .map_or("—".to_string(), |i| i.build.replace('|', "\\|"));
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} |",
+            p.label(),
+            p.describe(),
+            info,
+            build
+        );
     }
     let _ = writeln!(w);
 
@@ -603,6 +650,45 @@ fn real_apps(out: &Outcome, opts: &Options) -> String {
                     fmt_ratio(ratio(u.p99_us, n.p99_us)),
                     u.cpu_us_per_req,
                     n.cpu_us_per_req,
+                );
+            }
+        }
+    }
+    w
+}
+
+/// One line per PHP scenario × mode × connections where uring_php ran on both PHP builds.
+fn versions(out: &Outcome, opts: &Options) -> String {
+    let mut w = String::new();
+    for sc in SCENARIOS
+        .iter()
+        .filter(|s| opts.scenarios.iter().any(|o| o.key == s.key))
+    {
+        for (mode, _) in &out.placements {
+            for &c in &opts.conns {
+                let get = |p| stats::find(&out.samples, *mode, sc.key, p, c);
+                let (Some(a), Some(b)) = (get(Peer::Uring), get(Peer::Uring82)) else {
+                    continue;
+                };
+                let n = get(Peer::NginxFpm);
+                let over_fpm = |x: &Point| {
+                    n.as_ref()
+                        .map_or("–".into(), |n| fmt_ratio(ratio(x.rps, n.rps)))
+                };
+                let _ = writeln!(
+                    w,
+                    "| {} | {mode} | {c} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |",
+                    sc.title,
+                    fmt_rps(a.rps),
+                    fmt_rps(b.rps),
+                    n.as_ref().map_or("–".into(), |n| fmt_rps(n.rps)),
+                    fmt_ratio(ratio(a.rps, b.rps)),
+                    over_fpm(&b),
+                    over_fpm(&a),
+                    a.cpu_us_per_req,
+                    b.cpu_us_per_req,
+                    n.as_ref()
+                        .map_or("–".into(), |n| format!("{:.1}", n.cpu_us_per_req)),
                 );
             }
         }

@@ -7,6 +7,8 @@ use super::stats::Mode;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Peer {
     Uring,
+    /// The same server built against PHP 8.2 (the default build is 8.4).
+    Uring82,
     UringEpoll,
     Hyper,
     NginxFpm,
@@ -19,8 +21,9 @@ pub enum Peer {
 }
 
 impl Peer {
-    pub const ALL: [Peer; 8] = [
+    pub const ALL: [Peer; 9] = [
         Peer::Uring,
+        Peer::Uring82,
         Peer::UringEpoll,
         Peer::Hyper,
         Peer::NginxFpm,
@@ -34,6 +37,7 @@ impl Peer {
     pub fn key(self) -> &'static str {
         match self {
             Peer::Uring => "uring",
+            Peer::Uring82 => "uring-8.2",
             Peer::UringEpoll => "uring-epoll",
             Peer::Hyper => "hyper",
             Peer::NginxFpm => "nginx-fpm",
@@ -48,6 +52,7 @@ impl Peer {
     pub fn label(self) -> &'static str {
         match self {
             Peer::Uring => "uring_php (io_uring)",
+            Peer::Uring82 => "uring_php on PHP 8.2 (io_uring)",
             Peer::UringEpoll => "uring_php (epoll)",
             Peer::Hyper => "hyper variant",
             Peer::NginxFpm => "nginx + php-fpm",
@@ -61,6 +66,10 @@ impl Peer {
     pub fn describe(self) -> &'static str {
         match self {
             Peer::Uring => "the server under test, IO_DRIVER=io-uring",
+            Peer::Uring82 => {
+                "the same server built against PHP 8.2 (`PHP_VERSION=8.2 scripts/build-php.sh`, target/php8.2), IO_DRIVER=io-uring: \
+                 beside php8.2-fpm it tells the server's share from PHP's"
+            }
             Peer::UringEpoll => "the same binary forced onto monoio's epoll driver (IO_DRIVER=epoll)",
             Peer::Hyper => {
                 "bench/src/hyper_variant: uring_php's PHP engine, queue and workers behind tokio (multi-thread) + hyper 1"
@@ -87,7 +96,12 @@ impl Peer {
     pub fn takes_cpu_affinity(self) -> bool {
         matches!(
             self,
-            Peer::Uring | Peer::UringEpoll | Peer::UringStub | Peer::Hyper | Peer::UringCache
+            Peer::Uring
+                | Peer::Uring82
+                | Peer::UringEpoll
+                | Peer::UringStub
+                | Peer::Hyper
+                | Peer::UringCache
         )
     }
 }
@@ -118,7 +132,13 @@ pub struct Scenario {
     pub modes: Option<&'static [Mode]>,
 }
 
-const PHP_PEERS: &[Peer] = &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm];
+const PHP_PEERS: &[Peer] = &[
+    Peer::Uring,
+    Peer::Uring82,
+    Peer::UringEpoll,
+    Peer::Hyper,
+    Peer::NginxFpm,
+];
 const STATIC_PEERS: &[Peer] = &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm];
 
 /// The real applications: 4 PHP workers on each side (shared mode, 2 CPUs × 2), as in
@@ -155,7 +175,7 @@ pub const SCENARIOS: &[Scenario] = &[
         path: "/hello.php",
         post: false,
         h2: None,
-        peers: &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer, Peer::UringStub],
+        peers: &[Peer::Uring, Peer::Uring82, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer, Peer::UringStub],
         describe: "`echo \"Hello, World!\"`: the cost of a PHP request itself",
         app: None,
         conns: None,
@@ -167,7 +187,7 @@ pub const SCENARIOS: &[Scenario] = &[
         path: "/page.php",
         post: false,
         h2: None,
-        peers: &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer],
+        peers: &[Peer::Uring, Peer::Uring82, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer],
         describe: "page.php: an autoloader pulls in 23 class files, a small kernel builds a catalog of 120 objects, sorts, filters and renders ~20 KiB of HTML",
         app: None,
         conns: None,

@@ -41,6 +41,8 @@ pub struct Placement {
 /// What every server needs to know.
 pub struct Context {
     pub bin_dir: PathBuf,
+    /// Where the uring-8.2 peer's binary is.
+    pub bin_dir_82: PathBuf,
     /// The run's temp dir (configs, logs, sockets).
     pub tmp: PathBuf,
 }
@@ -72,6 +74,7 @@ impl Server {
             let mut h2_addr = addr;
             let children = match peer {
                 Peer::Uring
+                | Peer::Uring82
                 | Peer::UringEpoll
                 | Peer::UringStub
                 | Peer::Hyper
@@ -242,16 +245,24 @@ fn spawn_rust(
     addr: SocketAddr,
     dir: &Path,
 ) -> Result<Child, String> {
-    let bin = ctx.bin_dir.join(if peer == Peer::Hyper {
-        "hyper_variant"
-    } else {
-        "uring_php"
-    });
+    let bin = match peer {
+        Peer::Hyper => ctx.bin_dir.join("hyper_variant"),
+        Peer::Uring82 => ctx.bin_dir_82.join("uring_php"),
+        _ => ctx.bin_dir.join("uring_php"),
+    };
     if !bin.exists() {
-        return Err(format!(
-            "{} is missing: build it with `cargo build --release -p uring_php -p uring-bench`",
-            bin.display()
-        ));
+        return Err(if peer == Peer::Uring82 {
+            format!(
+                "{} is missing: build it with `PHP_CONFIG=$(PHP_VERSION=8.2 scripts/build-php.sh | tail -n1)/bin/php-config \
+                 CARGO_TARGET_DIR=target/php8.2 cargo build --release -p uring_php` (bench/run does)",
+                bin.display()
+            )
+        } else {
+            format!(
+                "{} is missing: build it with `cargo build --release -p uring_php -p uring-bench`",
+                bin.display()
+            )
+        });
     }
     let cpus = if place.server_cpus.is_empty() {
         super::allowed_cpus()
@@ -282,7 +293,7 @@ fn spawn_rust(
         cmd.env("INDEX_FILE", "index.php");
     }
     match peer {
-        Peer::Uring => {
+        Peer::Uring | Peer::Uring82 => {
             cmd.env("IO_DRIVER", "io-uring");
         }
         Peer::UringEpoll => {
