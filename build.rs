@@ -15,7 +15,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=URING_PHP_CACHE");
 
     let php_config = find_php_config().unwrap_or_else(|| {
-        fail("no PHP found: run scripts/build-php.sh (builds PHP 8.2 ZTS), or set PHP_CONFIG=/path/to/php-config")
+        fail("no PHP found: run scripts/build-php.sh (builds PHP 8.4 ZTS; PHP_VERSION=8.2 for 8.2), or set PHP_CONFIG=/path/to/php-config")
     });
     println!("cargo:rerun-if-changed={}", php_config.display());
 
@@ -81,6 +81,38 @@ fn main() {
     println!("cargo:prefix={}", prefix.display());
     println!("cargo:rustc-env=URING_PHP_PREFIX={}", prefix.display());
     println!("cargo:rustc-env=URING_PHP_VERSION={version}");
+    let build_info = prefix.join("build-info");
+    println!("cargo:rerun-if-changed={}", build_info.display());
+    println!(
+        "cargo:rustc-env=URING_PHP_BUILD={}",
+        build_summary(&build_info)
+    );
+}
+
+/// One line saying how this PHP was built, from the `build-info` file scripts/build-php.sh
+/// writes into its prefix (`key=value` lines): the flavour first, then every other key
+/// but the version (known already) and the compiler.
+fn build_summary(build_info: &Path) -> String {
+    let Ok(text) = std::fs::read_to_string(build_info) else {
+        return "ZTS, embed SAPI (not built by scripts/build-php.sh)".into();
+    };
+    let pairs: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect();
+    let mut parts: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| *k == "flavour")
+        .map(|(_, v)| v.to_string())
+        .collect();
+    parts.extend(
+        pairs
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "flavour" | "php_version" | "cc"))
+            .map(|(k, v)| format!("{k}: {v}")),
+    );
+    parts.join("; ")
 }
 
 fn fail(msg: &str) -> ! {
@@ -109,7 +141,8 @@ fn find_php_config() -> Option<PathBuf> {
     (!path.is_empty()).then(|| PathBuf::from(path))
 }
 
-/// The newest complete build of scripts/build-php.sh in its cache directory.
+/// The complete build of scripts/build-php.sh in its cache directory with the highest PHP
+/// version (8.4 before 8.2, as the script's default), the newest of those.
 fn cached_build() -> Option<PathBuf> {
     let root = match env::var_os("URING_PHP_CACHE") {
         Some(p) => PathBuf::from(p),
@@ -119,18 +152,28 @@ fn cached_build() -> Option<PathBuf> {
         },
     };
     println!("cargo:rerun-if-changed={}", root.display());
-    let mut builds: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&root)
+    let mut builds: Vec<(Vec<u32>, std::time::SystemTime, PathBuf)> = std::fs::read_dir(&root)
         .ok()?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.join(".complete").exists() && p.join("bin/php-config").exists())
         .filter_map(|p| {
             let t = p.join(".complete").metadata().ok()?.modified().ok()?;
-            Some((t, p))
+            Some((cached_version(&p), t, p))
         })
         .collect();
     builds.sort();
-    builds.pop().map(|(_, p)| p.join("bin/php-config"))
+    builds.pop().map(|(_, _, p)| p.join("bin/php-config"))
+}
+
+/// `[8, 4, 11]` from a cache entry named `php-8.4.11-zts-<key>`; empty when unnamed so.
+fn cached_version(dir: &Path) -> Vec<u32> {
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("php-"))
+        .and_then(|n| n.split_once("-zts"))
+        .map(|(v, _)| v.split('.').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_default()
 }
 
 fn php_config_query(php_config: &Path, arg: &str) -> String {

@@ -47,10 +47,9 @@ static int uring_sapi_deactivate(void)
 
 static int uring_sapi_activate(void)
 {
-    /* sapi_activate() resets proto_num to HTTP/1.0 before calling us. */
-    if (current_info) {
-        SG(request_info).proto_num = current_info->proto_num;
-    }
+    /* SG(request_info).proto_num stays at sapi_activate()'s HTTP/1.0, as under php-fpm
+     * (FastCGI never sets it): PHP turns header('Location: ...') after a POST into 303
+     * when it is above 1000, and php-fpm, the reference, answers 302. */
     return SUCCESS;
 }
 
@@ -349,7 +348,8 @@ void uring_engine_stop(void)
     php_module_shutdown();
     sapi_shutdown();
     tsrm_shutdown();
-    free(uring_sapi_module.ini_entries);
+    /* const char * since PHP 8.3; the string is our strdup() either way. */
+    free((void *)uring_sapi_module.ini_entries);
     uring_sapi_module.ini_entries = NULL;
     free(uring_sapi_module.php_ini_path_override);
     uring_sapi_module.php_ini_path_override = NULL;

@@ -33,7 +33,6 @@ typedef struct uring_request_info {
     int64_t content_length;      /* -1 when the request has no body */
     const char *cookie;          /* NULL when no Cookie header */
     const char *authorization;   /* NULL when no Authorization header */
-    int proto_num;               /* 1000, 1001 or 2000 */
 } uring_request_info;
 
 /* One response header as PHP holds it ("Name: value"). */
@@ -67,6 +66,9 @@ int64_t uring_rs_request_id(void *ctx);
 int64_t uring_rs_worker_id(void *ctx);
 /* Fills a NUL-terminated "key\0value\0...\0\0" list of uring_server_info() entries. */
 const char *uring_rs_server_info(void *ctx);
+/* uring_cache_purge(): purges one URL, path or tag from the response cache; returns the
+ * entries removed, -1 when the cache is off. Any thread, no request needed. */
+int64_t uring_rs_cache_purge(const char *what, size_t len);
 /* With PHP carrying scripts/php-patches/0003 (src/php/opcache_restart.rs): OPcache's
  * restart events, and whether the calling thread may reset OPcache's shared memory now.
  * Called with OPcache's lock held: they never block. */

@@ -29,6 +29,10 @@ ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_uring_server_info, 0, 0, IS_ARRAY, 0)
 ZEND_END_ARG_INFO()
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_uring_cache_purge, 0, 0, IS_LONG, 0)
+    ZEND_ARG_VARIADIC_TYPE_INFO(0, urlsOrTags, IS_STRING, 0)
+ZEND_END_ARG_INFO()
+
 PHP_FUNCTION(uring_finish_request)
 {
     ZEND_PARSE_PARAMETERS_NONE();
@@ -91,6 +95,34 @@ PHP_FUNCTION(uring_server_info)
     }
 }
 
+/* uring_cache_purge(string ...$urlsOrTags): int. Each argument is a URL
+ * ("https://host/path?query"), a path ("/path?query", on every host), "*" (everything)
+ * or a tag (Cache-Tag / Surrogate-Key). Returns the entries removed; 0 when the response
+ * cache is off, so apps can call it unconditionally. */
+PHP_FUNCTION(uring_cache_purge)
+{
+    zval *args = NULL;
+    int argc = 0;
+    ZEND_PARSE_PARAMETERS_START(0, -1)
+        Z_PARAM_VARIADIC('*', args, argc)
+    ZEND_PARSE_PARAMETERS_END();
+    for (int i = 0; i < argc; i++) {
+        if (Z_TYPE(args[i]) != IS_STRING) {
+            zend_argument_type_error(i + 1, "must be of type string, %s given",
+                                     zend_zval_type_name(&args[i]));
+            RETURN_THROWS();
+        }
+    }
+    zend_long total = 0;
+    for (int i = 0; i < argc; i++) {
+        int64_t n = uring_rs_cache_purge(Z_STRVAL(args[i]), Z_STRLEN(args[i]));
+        if (n > 0) {
+            total += (zend_long)n;
+        }
+    }
+    RETURN_LONG(total);
+}
+
 /* flush() as apps written for tokio_php (and SSE tutorials) expect: output sitting in
  * the default output buffer (output_buffering=4096, as in php.ini-production) goes out
  * too. Under php-fpm flush() only flushes the SAPI and that output stays buffered until
@@ -133,6 +165,7 @@ static const zend_function_entry uring_functions[] = {
     PHP_FE(uring_request_id, arginfo_uring_request_id)
     PHP_FE(uring_worker_id, arginfo_uring_worker_id)
     PHP_FE(uring_server_info, arginfo_uring_server_info)
+    PHP_FE(uring_cache_purge, arginfo_uring_cache_purge)
     PHP_FALIAS(fastcgi_finish_request, uring_finish_request, arginfo_uring_finish_request)
     /* Worker mode (docs/worker-mode.md), under FrankenPHP's names too. */
     PHP_FE(uring_handle_request, arginfo_uring_handle_request)

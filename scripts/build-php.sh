@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Builds PHP 8.2 ZTS with the embed SAPI (and the CLI) into a cache outside the checkout,
-# keyed by PHP version and configure flags, so CI and later builds reuse it.
+# Builds PHP ZTS with the embed SAPI (and the CLI) into a cache outside the checkout,
+# keyed by PHP version, configure flags and patches, so CI and later builds reuse it.
 #
-# Sources, in order: PHP_TARBALL (a path to a php-8.2.x tarball); Debian's source package
-# via `apt-get source` (a deb-src entry is derived from this machine's deb entries).
+# PHP_VERSION picks the series: 8.4 (the default) or 8.2. Sources, in order:
+#   PHP_TARBALL  a path to a php-8.x tarball (8.2 to 8.5; its own version wins, and a
+#                PHP_VERSION that disagrees with it is an error);
+#   8.4          Debian 13 (trixie)'s php8.4 source package: a deb-src entry for trixie
+#                is added in its own file (sources only: nothing is installed from trixie),
+#                each listed version is tried, then the known-good 8.4.11-1 from the pool;
+#   8.2          Debian 12 (bookworm)'s php8.2 source package (a deb-src entry is derived
+#                from this machine's deb entries).
+# Both series live side by side in the cache (php-<version>-zts-<key>).
 #
 # Prints the install prefix on its last line of stdout. Idempotent: a finished build is
 # detected by its stamp file and reused.
@@ -88,7 +95,8 @@ install_deps() {
 
 # deb-src entries derived from the machine's own deb entries (deb822 and one-line formats).
 ensure_deb_src() {
-  if grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null; then
+  if grep -rqsE --exclude="$(basename "$TRIXIE_SRC")" '^(Types:.*deb-src|deb-src )' \
+      /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null; then
     return 0
   fi
   local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -106,24 +114,74 @@ ensure_deb_src() {
   $sudo apt-get update -qq >/dev/null 2>&1 || true
 }
 
-# Fetches the pristine upstream tarball of Debian's php8.2 source package into $1 and
-# prints its path. Tries each listed version: the security suite may list a newer
-# version than the mirror can serve.
-fetch_debian_source() {
-  local dir=$1
-  ensure_deb_src || return 1
-  local versions
-  versions=$(apt-cache showsrc php8.2 2>/dev/null | awk '/^Version:/ {print $2}' | sort -uVr)
-  [ -n "$versions" ] || return 1
+# Fetches the pristine upstream tarball of Debian's php$SERIES source package into $1
+# and prints its path. Tries each listed version: a suite may list a newer version than
+# the mirror can serve (bookworm-security's, trixie's point releases).
+fetch_listed_source() {
+  local dir=$1 pkg=php$SERIES versions v orig
+  versions=$(apt-cache showsrc "$pkg" 2>/dev/null | awk '/^Version:/ {print $2}' | sort -uVr)
   for v in $versions; do
-    log "trying apt-get source php8.2=$v"
-    if (cd "$dir" && apt-get source --download-only -qq "php8.2=$v" >&2 2>/dev/null); then
-      local orig
-      orig=$(ls "$dir"/php8.2_*.orig.tar.* 2>/dev/null | grep -v '\.asc$' | head -n1)
-      [ -n "$orig" ] && { echo "$orig"; return 0; }
+    log "trying apt-get source $pkg=$v"
+    if (cd "$dir" && apt-get source --download-only -qq "$pkg=$v" >&2 2>/dev/null); then
+      orig=$(ls "$dir"/"${pkg}"_*.orig.tar.* 2>/dev/null | grep -v '\.asc$' | head -n1)
+      [ -n "$orig" ] && { echo "Debian source package $pkg $v" >"$dir/.source"; echo "$orig"; return 0; }
     fi
   done
   return 1
+}
+
+# PHP 8.4 comes from trixie's sources. Only a deb-src entry is added, in its own file, and
+# only that file is refreshed: nothing is ever installed from trixie. Skipped where the
+# machine's own entries already list php8.4 (a trixie machine).
+TRIXIE_SRC=/etc/apt/sources.list.d/uring-php-trixie-src.sources
+TRIXIE_MIRROR=http://deb.debian.org/debian
+ensure_trixie_src() {
+  apt-cache showsrc php8.4 2>/dev/null | grep -q '^Version:' && return 0
+  local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  if [ ! -f "$TRIXIE_SRC" ]; then
+    local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    [ -f /usr/share/keyrings/debian-archive-trixie-stable.gpg ] || return 1
+    printf 'Types: deb-src\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: %s\n' \
+      "$TRIXIE_MIRROR" "$keyring" | $sudo tee "$TRIXIE_SRC" >/dev/null
+    log "added a deb-src entry for Debian 13 (trixie), sources only ($TRIXIE_SRC)"
+  fi
+  $sudo apt-get update -qq -o Dir::Etc::sourcelist="$TRIXIE_SRC" -o Dir::Etc::sourceparts=- \
+    -o APT::Get::List-Cleanup=0 >/dev/null 2>&1 || true
+}
+
+# The last resort for 8.4: a release whose files the mirror keeps (trixie's listed point
+# releases may be gone from it). Its upstream tarball is checked against the SHA-256 that
+# its signed .dsc (php8.4_8.4.11-1.dsc) lists.
+KNOWN_GOOD_84=8.4.11-1
+KNOWN_GOOD_84_ORIG=php8.4_8.4.11.orig.tar.xz
+KNOWN_GOOD_84_SHA256=04cd331380a8683a5c2503938eb51764d48d507c53ad4208d2c82e0eed779a00
+fetch_known_good_84() {
+  local dir=$1 url="$TRIXIE_MIRROR/pool/main/p/php8.4/$KNOWN_GOOD_84_ORIG"
+  log "trying the known-good php8.4=$KNOWN_GOOD_84 ($url)"
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL -o "$dir/$KNOWN_GOOD_84_ORIG" "$url" || return 1
+  else
+    wget -q -O "$dir/$KNOWN_GOOD_84_ORIG" "$url" || return 1
+  fi
+  echo "$KNOWN_GOOD_84_SHA256  $dir/$KNOWN_GOOD_84_ORIG" | sha256sum -c --quiet - >&2 \
+    || { log "$KNOWN_GOOD_84_ORIG: checksum mismatch"; return 1; }
+  echo "Debian source package php8.4 $KNOWN_GOOD_84 (the known-good one, from the pool)" >"$dir/.source"
+  echo "$dir/$KNOWN_GOOD_84_ORIG"
+}
+
+fetch_debian_source() {
+  local dir=$1
+  case "$SERIES" in
+    8.2)
+      ensure_deb_src || return 1
+      fetch_listed_source "$dir"
+      ;;
+    8.4)
+      ensure_trixie_src || log "no trixie deb-src entry (no trixie key in /usr/share/keyrings)"
+      fetch_listed_source "$dir" || fetch_known_good_84 "$dir"
+      ;;
+    *) return 1 ;;
+  esac
 }
 
 # PHP_WITH_REDIS=1: adds the phpredis extension (Debian's php-redis source package) to
@@ -159,6 +217,16 @@ add_redis() {
   log "phpredis installed: load it with --php-define extension=redis.so"
 }
 
+# PHP_VERSION names a series (8.4, 8.2). An X.Y.Z value (as some images set it) counts
+# as its series.
+REQUESTED=${PHP_VERSION:-}
+case "$REQUESTED" in
+  "") ;;
+  8.[0-9]|8.[0-9].*) REQUESTED=$(echo "$REQUESTED" | cut -d. -f1-2) ;;
+  *) die "PHP_VERSION=$REQUESTED: expected a series such as 8.4 or 8.2" ;;
+esac
+SERIES=${REQUESTED:-8.4}
+
 install_deps
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/uring-php-build.XXXXXX")
@@ -168,25 +236,84 @@ if [ -n "${PHP_TARBALL:-}" ]; then
   [ -r "$PHP_TARBALL" ] || die "PHP_TARBALL=$PHP_TARBALL is not a readable file"
   TARBALL=$PHP_TARBALL
 else
-  TARBALL=$(fetch_debian_source "$WORK") || \
-    die "no PHP source: set PHP_TARBALL=/path/to/php-8.2.x.tar.xz (apt-get source php8.2 failed)"
+  case "$SERIES" in
+    8.2|8.4) ;;
+    *) die "PHP_VERSION=$SERIES: Debian's source packages give 8.4 and 8.2; for $SERIES set PHP_TARBALL=/path/to/php-$SERIES.x.tar.xz" ;;
+  esac
+  TARBALL=$(fetch_debian_source "$WORK") || {
+    case "$SERIES" in
+      8.4) die "no PHP 8.4 source: apt-get source php8.4 (trixie) failed for every listed version and php8.4=$KNOWN_GOOD_84 could not be fetched from $TRIXIE_MIRROR; set PHP_TARBALL=/path/to/php-8.4.x.tar.xz, or PHP_VERSION=8.2" ;;
+      *) die "no PHP source: set PHP_TARBALL=/path/to/php-8.2.x.tar.xz (apt-get source php8.2 failed)" ;;
+    esac
+  }
 fi
 
 # The version is read from the tarball's own main/php_version.h, not its file name.
 VERSION=$(tar -xOf "$TARBALL" --wildcards '*/main/php_version.h' 2>/dev/null \
   | awk -F'"' '/#define PHP_VERSION / {print $2}')
 [ -n "$VERSION" ] || die "could not read PHP_VERSION from $TARBALL"
-case "$VERSION" in 8.2.*) ;; *) die "need PHP 8.2.x, $TARBALL holds $VERSION";; esac
+TARBALL_SERIES=$(echo "$VERSION" | cut -d. -f1-2)
+case "$TARBALL_SERIES" in 8.2|8.3|8.4|8.5) ;; *) die "need PHP 8.2 to 8.5, $TARBALL holds $VERSION";; esac
+if [ -n "$REQUESTED" ] && [ "$REQUESTED" != "$TARBALL_SERIES" ]; then
+  die "PHP_VERSION=$REQUESTED, but $TARBALL holds PHP $VERSION"
+fi
+SERIES=$TARBALL_SERIES
 
-# Small patches uring_php carries (scripts/php-patches/*.patch, each explained in its
-# header); they are part of the cache key like the flags.
-PATCH_DIR="$(cd "$(dirname "$0")" && pwd)/php-patches"
+# Small patches uring_php carries (scripts/php-patches/<series>/*.patch, each explained
+# in its header); they are part of the cache key like the flags. A series without its own
+# directory (8.3, 8.5 from PHP_TARBALL) borrows the nearest older one's patches that
+# apply; the server works without them, a little slower (docs/php.md).
+PATCH_ROOT="$(cd "$(dirname "$0")" && pwd)/php-patches"
+PATCH_SERIES=$(cd "$PATCH_ROOT" && ls -d 8.* 2>/dev/null | sort -V \
+  | awk -v s="$SERIES" 'BEGIN {split(s, w, ".")} {split($0, v, "."); if (v[1] < w[1] || (v[1] == w[1] && v[2] <= w[2])) best = $0} END {print best}')
 PATCHES=()
-for p in "$PATCH_DIR"/*.patch; do [ -e "$p" ] && PATCHES+=("$p"); done
-KEY=$( { printf '%s\n' "$VERSION" "${CONFIGURE_FLAGS[@]}"; cat "${PATCHES[@]}" /dev/null; } | sha256sum | cut -c1-12)
+if [ -n "$PATCH_SERIES" ]; then
+  for p in "$PATCH_ROOT/$PATCH_SERIES"/*.patch; do [ -e "$p" ] && PATCHES+=("$p"); done
+fi
+if [ "$PATCH_SERIES" != "$SERIES" ] && [ ${#PATCHES[@]} -gt 0 ]; then
+  # Borrowed patches: keep those that apply to this tarball, and say which do not.
+  probe="$WORK/probe"
+  mkdir -p "$probe"
+  tar -xf "$TARBALL" -C "$probe"
+  probe_src=$(find "$probe" -mindepth 1 -maxdepth 1 -type d -name 'php*' | head -n1)
+  kept=()
+  for p in "${PATCHES[@]}"; do
+    if (cd "$probe_src" && patch -p1 --dry-run --forward --quiet < "$p" >/dev/null 2>&1); then
+      kept+=("$p")
+    else
+      log "warning: $(basename "$p") (from php-patches/$PATCH_SERIES) does not apply to PHP $VERSION: building without it"
+    fi
+  done
+  PATCHES=("${kept[@]}")
+  rm -rf "$probe"
+  log "PHP $SERIES has no php-patches/$SERIES: using ${#PATCHES[@]} patch(es) from php-patches/$PATCH_SERIES"
+fi
+# What this build is, for people and for the server (build.rs bakes it into the binary:
+# uring_server_info()['php_build'], `uring_php --version`, bench/RESULTS.md). Written for
+# cached builds that predate it too: everything in it is known from the inputs.
+write_build_info() {
+  [ -f "$PREFIX/build-info" ] && return 0
+  local patches="" p
+  for p in "${PATCHES[@]+"${PATCHES[@]}"}"; do patches+="${patches:+ }$(basename "$p" .patch)"; done
+  {
+    echo "php_version=$VERSION"
+    echo "flavour=ZTS, embed SAPI"
+    echo "source=$SOURCE"
+    echo "patches=${patches:-none}"
+    echo "cc=$(cc --version 2>/dev/null | head -n1)"
+  } >"$PREFIX/build-info"
+}
+if [ -n "${PHP_TARBALL:-}" ]; then
+  SOURCE="PHP_TARBALL $(basename "$PHP_TARBALL")"
+else
+  SOURCE=$(cat "$WORK/.source" 2>/dev/null || echo "Debian source package php$SERIES")
+fi
+
+KEY=$( { printf '%s\n' "$VERSION" "${CONFIGURE_FLAGS[@]}"; cat "${PATCHES[@]+"${PATCHES[@]}"}" /dev/null; } | sha256sum | cut -c1-12)
 PREFIX="$CACHE_ROOT/php-$VERSION-zts-$KEY"
 if [ -f "$PREFIX/.complete" ]; then
   log "cached: $PREFIX"
+  write_build_info
   add_redis "$PREFIX"
   echo "$PREFIX"
   exit 0
@@ -200,6 +327,7 @@ if ! flock -n 9; then
 fi
 if [ -f "$PREFIX/.complete" ]; then
   log "cached: $PREFIX"
+  write_build_info
   add_redis "$PREFIX"
   echo "$PREFIX"
   exit 0
@@ -213,7 +341,7 @@ rm -rf "$PREFIX"
 mkdir -p "$CACHE_ROOT"
 (
   cd "$SRC"
-  for p in "${PATCHES[@]}"; do
+  for p in "${PATCHES[@]+"${PATCHES[@]}"}"; do
     patch -p1 --forward --quiet < "$p" >&2 || { echo "patch $p does not apply to PHP $VERSION" >&2; exit 1; }
   done
   [ -x configure ] || ./buildconf --force >&2
@@ -227,6 +355,7 @@ mkdir -p "$CACHE_ROOT"
 "$PREFIX/bin/php" -r 'exit(PHP_ZTS ? 0 : 1);' || die "built PHP is not ZTS"
 [ -f "$PREFIX/lib/libphp.so" ] || die "built PHP has no lib/libphp.so (embed SAPI)"
 mkdir -p "$PREFIX/etc"
+write_build_info
 touch "$PREFIX/.complete"
 log "done: $PREFIX"
 add_redis "$PREFIX"

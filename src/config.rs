@@ -49,7 +49,14 @@ pub enum Driver {
 #[derive(Clone, Debug, Parser)]
 #[command(
     name = "uring_php",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (PHP ",
+        env!("URING_PHP_VERSION"),
+        "; ",
+        env!("URING_PHP_BUILD"),
+        ")"
+    ),
     about = "A thread-per-core io_uring web server that runs PHP in-process",
     after_help = "Every option can also be given as the environment variable shown in brackets."
 )]
@@ -63,7 +70,8 @@ pub struct Config {
     pub document_root: PathBuf,
 
     /// Front-controller script (e.g. index.php): every path that is not an existing file
-    /// is sent to it, as nginx's `try_files $uri /index.php$is_args$args`.
+    /// is sent to it, as nginx's `try_files $uri $uri/ /index.php$is_args$args` (a directory
+    /// with an index.php or index.html of its own is served by it).
     #[arg(long, env = "INDEX_FILE", value_parser = parse_index_file)]
     pub index_file: Option<String>,
 
@@ -172,6 +180,14 @@ pub struct Config {
     /// Streamed output that may wait unsent per request; beyond it the script's flush() blocks.
     #[arg(long, env = "STREAM_BUFFER_SIZE", default_value = "1M", value_parser = parse_size)]
     pub stream_buffer_size: u64,
+
+    /// Longest a script's flush() may block on a client that takes none of its output; then the request is treated as aborted and the worker freed (0 = as long as the connection lasts).
+    #[arg(long, env = "STREAM_SEND_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub stream_send_timeout: Duration,
+
+    /// Memory all responses together may hold in memfds (spilled PHP output) while clients read them; past it, a response that needs more waits up to 1 s for room, then gets 503 (0 = no limit).
+    #[arg(long, env = "SPILL_MEMORY_LIMIT", default_value = "512M", value_parser = parse_size)]
+    pub spill_memory_limit: u64,
 
     /// PHP output above this size is kept in a memfd rather than on the heap.
     #[arg(long, env = "OUTPUT_SPILL_THRESHOLD", default_value = "1M", value_parser = parse_size)]
@@ -285,6 +301,89 @@ pub struct Config {
     /// The header a trusted proxy names the client in (X-Forwarded-For, or e.g. X-Real-IP).
     #[arg(long, env = "REAL_IP_HEADER", default_value = "X-Forwarded-For", value_parser = parse_header_name)]
     pub real_ip_header: String,
+
+    // ---- Response cache (src/response_cache/; docs/response-cache.md) ----
+    /// Memory for the response cache, which serves cacheable PHP responses without PHP (e.g. 256M; 0 = off).
+    #[arg(long, env = "RESPONSE_CACHE_SIZE", default_value = "0", value_parser = parse_size)]
+    pub response_cache_size: u64,
+
+    /// Freshness of PHP responses that state none (no Cache-Control max-age/s-maxage, no Expires), like fastcgi_cache_valid (e.g. 60s, 10m; 0 = such responses are not cached).
+    #[arg(long, env = "RESPONSE_CACHE_TTL", default_value = "0", value_parser = parse_duration)]
+    pub response_cache_ttl: Duration,
+
+    /// Cookie names whose presence sends a request to PHP, uncached: prefixes, or suffixes when written *suffix; comma-separated (empty = none).
+    #[arg(long, env = "RESPONSE_CACHE_BYPASS_COOKIES", default_value = crate::response_cache::DEFAULT_BYPASS_COOKIES, value_parser = parse_cookie_list)]
+    pub response_cache_bypass_cookies: CookieList,
+
+    /// Response statuses that may be cached, comma-separated.
+    #[arg(long, env = "RESPONSE_CACHE_STATUS", default_value = "200,301,404", value_parser = parse_status_list)]
+    pub response_cache_status: StatusList,
+
+    /// Largest response body the cache stores.
+    #[arg(long, env = "RESPONSE_CACHE_MAX_ENTRY_SIZE", default_value = "1M", value_parser = parse_size)]
+    pub response_cache_max_entry_size: u64,
+
+    /// How long concurrent misses for one page wait for the request running PHP for it before running PHP themselves.
+    #[arg(long, env = "RESPONSE_CACHE_LOCK_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub response_cache_lock_timeout: Duration,
+
+    /// Send X-Cache (HIT, MISS, STALE, BYPASS, EXPIRED) on PHP responses while the cache is on, when 1.
+    #[arg(long, env = "RESPONSE_CACHE_HEADER", action = ArgAction::Set, value_parser = parse_bool, default_value = "1")]
+    pub response_cache_header: bool,
+}
+
+/// RESPONSE_CACHE_BYPASS_COOKIES, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieList(pub Vec<String>);
+
+impl std::ops::Deref for CookieList {
+    type Target = Vec<String>;
+    fn deref(&self) -> &Vec<String> {
+        &self.0
+    }
+}
+
+/// RESPONSE_CACHE_STATUS, parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusList(pub Vec<u16>);
+
+impl std::ops::Deref for StatusList {
+    type Target = Vec<u16>;
+    fn deref(&self) -> &Vec<u16> {
+        &self.0
+    }
+}
+
+fn parse_cookie_list(s: &str) -> Result<CookieList, String> {
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let name = item.strip_prefix('*').unwrap_or(item);
+        if name
+            .bytes()
+            .any(|b| b <= b' ' || b"=;,\"\\".contains(&b) || b >= 0x7f)
+        {
+            return Err(format!(
+                "{item:?} is not a cookie name: expected comma-separated names or prefixes, *suffix for suffixes"
+            ));
+        }
+        out.push(item.to_string());
+    }
+    Ok(CookieList(out))
+}
+
+fn parse_status_list(s: &str) -> Result<StatusList, String> {
+    let mut out = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        match item.parse::<u16>() {
+            Ok(n) if (200..600).contains(&n) => out.push(n),
+            _ => {
+                return Err(format!(
+                "{item:?}: expected comma-separated status codes from 200 to 599, e.g. 200,301,404"
+            ))
+            }
+        }
+    }
+    Ok(StatusList(out))
 }
 
 impl Config {
@@ -524,6 +623,10 @@ impl Config {
         crate::php::ExecLimits {
             spill_threshold: self.output_spill_threshold.max(4096) as usize,
             stream_buffer: self.stream_buffer_size.max(1024) as usize,
+            stream_send_timeout: (!self.stream_send_timeout.is_zero())
+                .then_some(self.stream_send_timeout),
+            spill_budget: (self.spill_memory_limit > 0)
+                .then(|| crate::php::SpillBudget::new(self.spill_memory_limit)),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - `GET /config`: the effective configuration as JSON; the value of any setting whose
 //!   name contains KEY, SECRET, PASSWORD or TOKEN is redacted (files are never read).
 //! - `POST /workers/restart`: worker mode's scripts start again, gracefully (as SIGUSR1).
+//! - `PURGE`: removes entries from the response cache (see [`purge`]).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -41,6 +42,8 @@ pub struct InternalState {
     pub stop: Arc<StopSignal>,
     /// /config, rendered once at start-up.
     pub config: String,
+    /// The response cache, for PURGE (None when it is off).
+    pub response_cache: Option<Arc<crate::response_cache::ResponseCache>>,
     pub started: Instant,
 }
 
@@ -112,8 +115,12 @@ fn serve(mut stream: TcpStream, state: &InternalState) {
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let head = method == "HEAD";
     let path = target.split('?').next().unwrap_or("");
-    if method == "POST" && path == "/workers/restart" {
-        let (status, body) = restart_workers(state);
+    let answered = match method {
+        "POST" if path == "/workers/restart" => Some(restart_workers(state)),
+        "PURGE" => Some(purge(&buf, target, state)),
+        _ => None,
+    };
+    if let Some((status, body)) = answered {
         let _ = respond(
             &mut stream,
             false,
@@ -129,7 +136,7 @@ fn serve(mut stream: TcpStream, state: &InternalState) {
             head,
             405,
             "text/plain; charset=utf-8",
-            b"only GET and HEAD\n",
+            b"only GET, HEAD and PURGE\n",
         );
         return;
     }
@@ -197,6 +204,47 @@ fn restart_workers(state: &InternalState) -> (u16, String) {
             ),
         ),
     }
+}
+
+/// `PURGE` (deploy scripts): with a `Cache-Tag` or `Surrogate-Key` header, those tags;
+/// else the request target: `*` (everything), an absolute URL, or `/path?query` on every
+/// host. Answers `{"purged": N}`.
+fn purge(head: &[u8], target: &str, state: &InternalState) -> (u16, String) {
+    let Some(cache) = &state.response_cache else {
+        return (
+            404,
+            format!(
+                "{}\n",
+                json!({ "error": "the response cache is off (RESPONSE_CACHE_SIZE=0)" })
+            ),
+        );
+    };
+    let head = String::from_utf8_lossy(head);
+    let tags: Vec<&str> = head
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| {
+            let name = name.trim();
+            name.eq_ignore_ascii_case("Cache-Tag") || name.eq_ignore_ascii_case("Surrogate-Key")
+        })
+        .flat_map(|(_, v)| v.split(|c: char| c == ',' || c.is_ascii_whitespace()))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let purged: u64 = if !tags.is_empty() {
+        tags.iter().map(|t| cache.purge(t)).sum()
+    } else if target == "*" || target.starts_with('/') || target.contains("://") {
+        cache.purge(target)
+    } else {
+        return (
+            400,
+            format!(
+                "{}\n",
+                json!({ "error": "PURGE needs a path, a URL, * or a Cache-Tag header" })
+            ),
+        );
+    };
+    (200, format!("{}\n", json!({ "purged": purged })))
 }
 
 /// Ready unless draining, a PHP worker is missing, or the queue is (nearly) full.

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod php;
 pub mod php_handler;
+pub mod response_cache;
 pub mod router;
 pub mod server;
 pub mod service;

@@ -121,6 +121,8 @@ pub struct CoreMetrics {
     pub dropped: Counter,
     pub streams_started: Counter,
     pub streams_ended: Counter,
+    /// The response cache's counters (src/response_cache/stats.rs).
+    pub response_cache: crate::response_cache::CacheCounters,
 }
 
 impl CoreMetrics {
@@ -178,6 +180,8 @@ pub struct Metrics {
     started: Instant,
     /// Access log lines dropped because the writer fell behind (set by the access log).
     pub access_log_dropped: Option<Arc<AtomicU64>>,
+    /// The response cache, when it is on.
+    pub response_cache: Option<Arc<crate::response_cache::ResponseCache>>,
 }
 
 impl Metrics {
@@ -190,6 +194,7 @@ impl Metrics {
             worker_pool: None,
             started: Instant::now(),
             access_log_dropped: None,
+            response_cache: None,
         }
     }
 
@@ -451,6 +456,58 @@ impl Metrics {
                 "uring_php_php_requests_total {}",
                 s.executed.load(Ordering::Relaxed)
             )?;
+            header(
+                o,
+                "uring_php_php_requests_abandoned_total",
+                "counter",
+                "PHP requests whose client left (stream reset, connection closed) before the response began.",
+            )?;
+            writeln!(
+                o,
+                "uring_php_php_requests_abandoned_total {}",
+                s.abandoned.load(Ordering::Relaxed)
+            )?;
+            header(
+                o,
+                "uring_php_php_requests_skipped_total",
+                "counter",
+                "Abandoned PHP requests dropped from the queue before a worker started them.",
+            )?;
+            writeln!(
+                o,
+                "uring_php_php_requests_skipped_total {}",
+                s.skipped.load(Ordering::Relaxed)
+            )?;
+            if let Some(budget) = pool.spill_budget() {
+                header(
+                    o,
+                    "uring_php_spill_bytes",
+                    "gauge",
+                    "Bytes of PHP output held in memfds while clients read it.",
+                )?;
+                writeln!(o, "uring_php_spill_bytes {}", budget.held())?;
+                header(
+                    o,
+                    "uring_php_spill_limit_bytes",
+                    "gauge",
+                    "SPILL_MEMORY_LIMIT.",
+                )?;
+                writeln!(o, "uring_php_spill_limit_bytes {}", budget.limit())?;
+                header(
+                    o,
+                    "uring_php_spill_waits_total",
+                    "counter",
+                    "Responses whose output had to wait for room under SPILL_MEMORY_LIMIT.",
+                )?;
+                writeln!(o, "uring_php_spill_waits_total {}", budget.waits())?;
+                header(
+                    o,
+                    "uring_php_spill_refused_total",
+                    "counter",
+                    "Responses refused (503) because no room came under SPILL_MEMORY_LIMIT.",
+                )?;
+                writeln!(o, "uring_php_spill_refused_total {}", budget.refused())?;
+            }
             render_opcache_restarts(o)?;
         }
         if let Some(pool) = &self.worker_pool {
@@ -468,6 +525,9 @@ impl Metrics {
                 "uring_php_access_log_dropped_total {}",
                 dropped.load(Ordering::Relaxed)
             )?;
+        }
+        if let Some(cache) = &self.response_cache {
+            crate::response_cache::stats::render(o, &self.cores, cache)?;
         }
         Ok(())
     }

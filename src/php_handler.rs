@@ -1,5 +1,11 @@
 //! Hands a PHP route to the worker pool and turns what comes back into a response:
 //! 503 when the queue is full, 504 past REQUEST_TIMEOUT, a streamed body after flush().
+//!
+//! A request whose client leaves before the answer begins is given up: an HTTP/2 reset
+//! or a closed connection drops this future, an HTTP/1.x client's hang-up is seen by
+//! polling its socket. Either way the request is marked aborted, so a worker skips it
+//! if it is still queued, and a running script sees `connection_aborted()` at its next
+//! output (and stops there unless it set `ignore_user_abort`), as under php-fpm.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,7 +20,9 @@ use uring_http::response::NoBytes;
 use uring_http::{Body, BodyStream, Headers, Request, Response};
 
 use crate::php::completion::{Completions, Receiver};
+use crate::php::hangup::hung_up;
 use crate::php::lane_submit::LaneSubmitter;
+use crate::php::pool::PoolStats;
 use crate::php::{
     Job, Reply, ReplyEvent, ReplySink, RequestControl, ResponseHead, ScriptBody, ScriptRequest,
     TraceIds, WorkerPool,
@@ -41,6 +49,7 @@ struct WorkerLane {
 }
 
 pub struct PhpHandler {
+    pool: WorkerPool,
     submitter: LaneSubmitter,
     /// Boxed: most servers run without worker mode.
     worker: Option<Box<WorkerLane>>,
@@ -57,10 +66,13 @@ static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 pub enum PhpOrigin {
     /// The script's own response; `php_micros`: its execution time on the worker.
     App { php_micros: u64 },
-    /// 503: every lane of the queue was full.
+    /// 503: every lane of the queue was full (or the output found no room under
+    /// SPILL_MEMORY_LIMIT): the server turned the request away for load.
     QueueFull,
     /// 504: REQUEST_TIMEOUT passed.
     Timeout,
+    /// 499 (nginx's code, for the log): the HTTP/1.x client hung up first.
+    ClientGone,
     /// 500 made by the server (the worker's answer could not be used), or 503 while every
     /// worker script fails to boot.
     Failed,
@@ -91,8 +103,9 @@ impl PhpHandler {
         lane: usize,
     ) -> Self {
         let sink = completions.sink();
-        let submitter = LaneSubmitter::new(pool, lane);
+        let submitter = LaneSubmitter::new(pool.clone(), lane);
         PhpHandler {
+            pool,
             submitter,
             worker: None,
             completions,
@@ -121,6 +134,7 @@ impl PhpHandler {
     ) -> PhpOutcome {
         let queued_at = Instant::now();
         let is_head = req.method == uring_http::Method::Head;
+        let conn_fd = req.conn_fd;
         let worker = self
             .worker
             .as_ref()
@@ -180,30 +194,58 @@ impl PhpHandler {
         {
             let mut r = Response::text(503, "Service Unavailable: all PHP workers are busy\n");
             r.headers.push("Retry-After", Bytes::from_static(b"1"));
+            r.refused = true;
             return PhpOutcome::server(r, PhpOrigin::QueueFull);
         }
 
-        match self.first_event(&receiver, &control).await {
-            Some(ReplyEvent::Complete(mut resp)) => {
+        let mut abandon = Abandon {
+            control: &control,
+            stats: self.pool.stats(),
+            armed: true,
+        };
+        let first = self.first_event(&receiver, &control, conn_fd).await;
+        // From here the request is answered (or timed out); only a hang-up gives it up.
+        abandon.armed = matches!(first, Waited::ClientGone);
+        drop(abandon);
+        match first {
+            Waited::ClientGone => PhpOutcome::server(
+                Response::text(499, "Client Closed Request\n"),
+                PhpOrigin::ClientGone,
+            ),
+            Waited::Event(ReplyEvent::Complete(mut resp)) => {
                 self.add_server_timing(&mut resp.head, queued_at);
                 let origin = PhpOrigin::App {
                     php_micros: resp.head.timing.php_micros,
                 };
                 let body = match resp.body {
+                    ScriptBody::Refused => {
+                        let mut r = Response::text(
+                            503,
+                            "Service Unavailable: too much output is waiting for slow clients\n",
+                        );
+                        r.headers.push("Retry-After", Bytes::from_static(b"1"));
+                        r.refused = true;
+                        return PhpOutcome::server(r, PhpOrigin::QueueFull);
+                    }
                     ScriptBody::Bytes(b) => Body::Bytes(b),
-                    ScriptBody::Spilled { file, len } => match monoio::fs::File::from_std(file) {
-                        Ok(f) => Body::File {
-                            file: Rc::new(f),
-                            offset: 0,
-                            len,
-                        },
-                        Err(_) => {
-                            return PhpOutcome::server(
-                                Response::text(500, "Internal Server Error\n"),
-                                PhpOrigin::Failed,
-                            )
+                    ScriptBody::Spilled { file, len, lease } => {
+                        match monoio::fs::File::from_std(file) {
+                            Ok(f) => Body::File {
+                                file: Rc::new(f),
+                                offset: 0,
+                                len,
+                                // SPILL_MEMORY_LIMIT's room comes back once the body is sent.
+                                guard: lease
+                                    .map(|l| Box::new(l) as uring_http::response::BodyGuard),
+                            },
+                            Err(_) => {
+                                return PhpOutcome::server(
+                                    Response::text(500, "Internal Server Error\n"),
+                                    PhpOrigin::Failed,
+                                )
+                            }
                         }
-                    },
+                    }
                 };
                 // PHP ran HEAD without output (headers_only): the real length is
                 // unknown, so no Content-Length rather than a false 0 (as nginx).
@@ -217,7 +259,7 @@ impl PhpHandler {
                     origin,
                 }
             }
-            Some(ReplyEvent::StreamStart(mut head)) => {
+            Waited::Event(ReplyEvent::StreamStart(mut head)) => {
                 self.add_server_timing(&mut head, queued_at);
                 let deadline = self.settings.stream_timeout.map(|t| Instant::now() + t);
                 let stream = PhpStream {
@@ -240,14 +282,14 @@ impl PhpHandler {
                     origin,
                 }
             }
-            Some(other) => {
+            Waited::Event(other) => {
                 tracing::error!(event = ?other, "unexpected first event from a PHP worker");
                 PhpOutcome::server(
                     Response::text(500, "Internal Server Error\n"),
                     PhpOrigin::Failed,
                 )
             }
-            None => {
+            Waited::TimedOut => {
                 let mut headers = Headers::new();
                 headers.push(
                     "Content-Type",
@@ -281,28 +323,69 @@ impl PhpHandler {
         );
     }
 
-    /// The worker's first event, or None when the deadline (which heartbeats move)
-    /// passed: then the script is stopped through PHP's own timeout.
+    /// The worker's first event; or the deadline (which heartbeats move) passed: then
+    /// the script is stopped through PHP's own timeout; or the HTTP/1.x client behind
+    /// `conn_fd` hung up. One timer at a time: the deadline, or the next look at the
+    /// socket when that comes first.
     async fn first_event(
         &self,
         receiver: &Receiver,
         control: &RequestControl,
-    ) -> Option<ReplyEvent> {
+        conn_fd: Option<std::os::fd::RawFd>,
+    ) -> Waited {
         loop {
-            let Some(deadline) = control.deadline() else {
-                return Some(receiver.next().await);
+            let deadline = control.deadline();
+            let probe = conn_fd.map(|_| Instant::now() + HANGUP_PROBE_INTERVAL);
+            let wake = match (deadline, probe) {
+                (Some(d), Some(p)) => d.min(p),
+                (Some(t), None) | (None, Some(t)) => t,
+                (None, None) => return Waited::Event(receiver.next().await),
             };
             monoio::select! {
-                ev = receiver.next() => return Some(ev),
-                _ = monoio::time::sleep_until(deadline.into()) => {
-                    if control.deadline().is_some_and(|d| d > Instant::now()) {
-                        continue; // a heartbeat moved it
+                ev = receiver.next() => return Waited::Event(ev),
+                _ = monoio::time::sleep_until(wake.into()) => {
+                    if let Some(fd) = conn_fd {
+                        if hung_up(fd) {
+                            return Waited::ClientGone;
+                        }
+                    }
+                    match control.deadline() {
+                        // Not yet: a probe, or a heartbeat moved the deadline.
+                        None => continue,
+                        Some(d) if d > Instant::now() => continue,
+                        Some(_) => {}
                     }
                     control.abort();
                     control.interrupt();
-                    return None;
+                    return Waited::TimedOut;
                 }
             }
+        }
+    }
+}
+
+/// How often a waiting HTTP/1.x request looks at its socket for the client's hang-up.
+const HANGUP_PROBE_INTERVAL: Duration = Duration::from_millis(200);
+
+enum Waited {
+    Event(ReplyEvent),
+    TimedOut,
+    ClientGone,
+}
+
+/// Gives the request up when its future is dropped before the worker's first answer:
+/// the HTTP/2 stream was reset or the connection went away.
+struct Abandon<'a> {
+    control: &'a RequestControl,
+    stats: &'a PoolStats,
+    armed: bool,
+}
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.control.abort();
+            self.stats.abandoned.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

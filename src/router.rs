@@ -1,7 +1,7 @@
 //! Maps a request path to what serves it, as nginx with the usual PHP config would:
 //! `fastcgi_split_path_info ^(.+?\.php)(/.*)$` + `try_files $fastcgi_script_name =404`
 //! for scripts, `index index.php index.html` for directories, and (front-controller
-//! mode) `try_files $uri /index.php$is_args$args`.
+//! mode) `try_files $uri $uri/ /index.php$is_args$args`.
 //!
 //! Files are opened beneath the document root with `openat2(RESOLVE_BENEATH)`, so no
 //! `..`, absolute or symlinked path can reach outside it, whatever the encoding.
@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
+use uring_http::path::{normalize, percent_decode};
 
 #[derive(Debug)]
 pub enum Route {
@@ -176,12 +177,22 @@ impl Router {
         }
 
         match self.open(&segments) {
-            Some((file, meta)) if meta.is_file() => Route::Static {
+            // `/file.txt/` names a directory that does not exist (nginx: 404, as the
+            // kernel's ENOTDIR): serving the file would let rules written for the exact
+            // path be bypassed with a slash.
+            Some((file, meta)) if meta.is_file() && !trailing_slash => Route::Static {
                 file,
                 meta,
                 rel: rel_path(&segments),
             },
-            Some((_, meta)) if meta.is_dir() && self.index_file.is_none() => {
+            Some((_, meta)) if meta.is_dir() => {
+                let index = self.directory_index(&segments);
+                // Front-controller mode is `try_files $uri $uri/ /index.php$is_args$args`:
+                // a directory with an index of its own (WordPress's /wp-admin/) is served
+                // by it, any other by the front controller.
+                if let (Route::Forbidden, Some(front)) = (&index, &self.index_file) {
+                    return self.front_controller(front);
+                }
                 if !trailing_slash && !segments.is_empty() {
                     let mut loc = raw_path.to_string();
                     loc.push('/');
@@ -191,7 +202,7 @@ impl Router {
                     }
                     return Route::Redirect(loc);
                 }
-                self.directory_index(&segments)
+                index
             }
             _ => match &self.index_file {
                 Some(index) => self.front_controller(index),
@@ -299,36 +310,6 @@ fn join(segments: &[Vec<u8>]) -> String {
     s
 }
 
-/// Decodes `%XX` escapes; None for a malformed one (`%`, `%4`, `%zz`, `%+f`), which nginx
-/// answers with 400 (the percent-encoding crate would pass it through unchanged).
-fn percent_decode(raw: &[u8]) -> Option<Vec<u8>> {
-    let mut i = 0;
-    while let Some(p) = raw[i..].iter().position(|&b| b == b'%') {
-        let at = i + p;
-        match raw.get(at + 1..at + 3) {
-            Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => i = at + 3,
-            _ => return None,
-        }
-    }
-    Some(percent_encoding::percent_decode(raw).collect())
-}
-
-/// Splits on `/`, dropping empty and `.` segments and resolving `..`; None when `..`
-/// would climb above the root.
-fn normalize(path: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut segs: Vec<Vec<u8>> = Vec::new();
-    for seg in path.split(|&b| b == b'/') {
-        match seg {
-            b"" | b"." => {}
-            b".." => {
-                segs.pop()?;
-            }
-            s => segs.push(s.to_vec()),
-        }
-    }
-    Some(segs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,6 +401,21 @@ mod tests {
     }
 
     #[test]
+    fn a_file_with_a_trailing_slash_is_not_found() {
+        let (d, r) = site();
+        assert!(matches!(r.route("/a.txt/", None), Route::NotFound));
+        assert!(matches!(r.route("/a.txt%2f", None), Route::NotFound));
+        assert!(matches!(
+            r.route("/sub/deeper/index.html/", None),
+            Route::NotFound
+        ));
+        assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
+        // With a front controller, like nginx's `try_files $uri /index.php`.
+        let r = Router::new(d.path(), Some("index.php".into())).unwrap();
+        assert_eq!(php(r.route("/a.txt/", None)).script_name, "/index.php");
+    }
+
+    #[test]
     fn front_controller() {
         let (d, _) = site();
         let r = Router::new(d.path(), Some("index.php".into())).unwrap();
@@ -431,5 +427,16 @@ mod tests {
         assert!(matches!(r.route("/a.txt", None), Route::Static { .. }));
         assert_eq!(php(r.route("/sub/", None)).script_name, "/index.php");
         assert!(matches!(r.route("/nope.php", None), Route::NotFound));
+        // A directory with an index of its own is served by it (`$uri/`), as WordPress's
+        // /wp-admin/ needs; without the slash it is redirected first, as everywhere.
+        assert!(matches!(
+            r.route("/sub/deeper/", None),
+            Route::Static { .. }
+        ));
+        match r.route("/sub/deeper", None) {
+            Route::Redirect(l) => assert_eq!(l, "/sub/deeper/"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(php(r.route("/", None)).script_name, "/index.php");
     }
 }

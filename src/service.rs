@@ -8,14 +8,16 @@ use uring_http::redirect::HttpsRedirect;
 use uring_http::{Body, Headers, Method, Request, Response, Service};
 
 use crate::middleware::{Chain, RequestCtx, RouteKind};
-use crate::php_handler::{next_request_id, PhpHandler, PhpOrigin};
+use crate::php_handler::{next_request_id, PhpHandler};
+use crate::response_cache::{self, CoreCache};
 use crate::router::{Route, Router};
 use crate::static_files::StaticFiles;
 
 pub const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, QUERY";
 
 pub enum Executor {
-    Php(PhpHandler),
+    /// In an Rc: the response cache's background refreshes run PHP after the request.
+    Php(Rc<PhpHandler>),
     /// EXECUTOR=stub: a fixed answer for PHP routes, to measure the HTTP layer alone.
     Stub,
 }
@@ -31,6 +33,8 @@ pub struct AppService {
     pub redirect_plain: Option<HttpsRedirect>,
     /// This core's connection counters (None when metrics are off).
     pub conn_metrics: Option<std::sync::Arc<crate::metrics::CoreMetrics>>,
+    /// RESPONSE_CACHE_SIZE > 0: PHP routes go through the response cache.
+    pub response_cache: Option<CoreCache>,
 }
 
 fn allowed(m: &Method) -> bool {
@@ -49,7 +53,7 @@ fn allowed(m: &Method) -> bool {
 
 impl Service for AppService {
     async fn call(&self, mut req: Request) -> Response {
-        if self.chain.is_empty() {
+        if self.chain.is_empty() && self.response_cache.is_none() {
             return self.handle(req, None).await;
         }
         let mut ctx = RequestCtx::new(&req, next_request_id());
@@ -131,20 +135,14 @@ impl AppService {
                             .await
                             .response
                     }
-                    Some(ctx) => {
-                        ctx.route = RouteKind::Php;
-                        let trace = ctx.trace.as_ref().map(|t| t.ids());
-                        let out = php.handle(req, target, ctx.id, trace).await;
-                        match out.origin {
-                            PhpOrigin::App { php_micros } => {
-                                ctx.from_app = true;
-                                ctx.php_micros = Some(php_micros);
-                            }
-                            PhpOrigin::QueueFull => ctx.dropped = true,
-                            PhpOrigin::Timeout | PhpOrigin::Failed => {}
+                    Some(ctx) => match &self.response_cache {
+                        Some(cache) => cache.serve(req, target, ctx, php).await,
+                        None => {
+                            response_cache::run_php(php, req, target, ctx)
+                                .await
+                                .response
                         }
-                        out.response
-                    }
+                    },
                 },
                 Executor::Stub => {
                     if let Some(ctx) = ctx {

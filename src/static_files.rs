@@ -210,6 +210,7 @@ impl StaticFiles {
                 file: Rc::new(f),
                 offset,
                 len,
+                guard: None,
             },
             Err(_) => Body::Empty,
         }

@@ -218,11 +218,10 @@ fn thousand_concurrent_requests_each_get_their_own_response() {
         assert!(text.starts_with(&prefix), "request {i} got {text:?}");
         workers.insert(text[prefix.len()..].to_string());
     }
-    assert_eq!(
-        workers.len(),
-        4,
-        "all four workers served requests: {workers:?}"
-    );
+    // How many of the four took part depends on the scheduler (short jobs may all go to
+    // the first ones awake); that they run in parallel is tested with a barrier in
+    // tests/hardening.rs (requests_that_arrive_together_run_together).
+    assert!(!workers.is_empty());
     pool.shutdown();
 }
 
@@ -503,6 +502,28 @@ fn a_timeout_on_one_thread_leaves_the_other_alone() {
     assert_eq!(
         (a.status, a.text().as_str()),
         (200, "before;long-done;after")
+    );
+    pool.shutdown();
+}
+
+/// scripts/build-php.sh applies the project's patches to every PHP it builds (8.4 and
+/// 8.2 alike): the external execution timer (0001), opcache.usage_lock (0002, which
+/// uring_php turns off) and the OPcache restart hooks (0003). A build without them still
+/// starts, so only this says so.
+#[test]
+fn the_projects_php_patches_are_in_the_build() {
+    let pool = pool(1);
+    let j = run(&pool, get("opcache.php", "")).json();
+    assert_eq!(j["usage_lock"], "0", "opcache.usage_lock (patch 0002): {j}");
+    assert!(
+        uring_php::php::watchdog::external_timers(),
+        "PHP {} lacks the external execution timer hook (patch 0001)",
+        Engine::php_version()
+    );
+    assert!(
+        uring_php::php::opcache_restart::hooks_available(),
+        "PHP {} lacks the OPcache restart hooks (patch 0003)",
+        Engine::php_version()
     );
     pool.shutdown();
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use common::http_client::{self, ResponseReader};
 use common::metrics::metric;
 use common::server::TestServer;
+use common::wait::eventually;
 
 /// Library files a page includes: each a namespace with a class and a function, so a
 /// request executes code from many cached files.
@@ -327,11 +328,10 @@ fn opcache_reset_takes_effect() {
     );
     assert_eq!(http_client::get(&s.addr(), "/v.php", &[]).body_str(), "v2");
     assert_eq!(restarts(&internal, "opcache_reset"), 1.0);
-    assert!(
-        s.log().contains("OPcache restart: shared memory reset"),
-        "no log line for the restart:\n{}",
-        s.log()
-    );
+    // The log is read from the server's stderr by another thread: wait for the line.
+    eventually("the restart's log line", || {
+        s.log().contains("OPcache restart: shared memory reset")
+    });
 }
 
 #[test]
@@ -515,9 +515,7 @@ fn a_script_holding_a_restart_is_stopped_after_force_restart_timeout() {
         metric(&internal, "uring_php_opcache_forced_stops_total", &[]),
         1.0
     );
-    assert!(
-        s.log().contains("opcache.force_restart_timeout"),
-        "{}",
-        s.log()
-    );
+    eventually("the forced stop's log line", || {
+        s.log().contains("opcache.force_restart_timeout")
+    });
 }

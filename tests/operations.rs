@@ -990,7 +990,9 @@ fn graceful_shutdown_finishes_50_in_flight_requests() {
                 c.send(&build_request(
                     &addr,
                     "GET",
-                    "/sleep.php?ms=1000",
+                    // Long enough that all 50 are in PHP at once even when the clients'
+                    // threads start slowly on a loaded machine (1 s was not, under CI load).
+                    "/sleep.php?ms=3000",
                     &[("Connection", "keep-alive")],
                     b"",
                 ));

@@ -26,7 +26,9 @@ fn ini_all(addr: &str) -> BTreeMap<String, Option<String>> {
         .collect()
 }
 
-/// The directives in the table under "## php.ini defaults" of docs/php-compatibility.md.
+/// The directives in the tables under "## php.ini defaults" of docs/php-compatibility.md:
+/// the first table always, the one under "### On PHP 8.4" when the server runs 8.4 or
+/// newer (the reference is Debian 12's php8.2-fpm either way).
 fn documented_differences() -> BTreeSet<String> {
     let doc = fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -38,6 +40,16 @@ fn documented_differences() -> BTreeSet<String> {
         .nth(1)
         .expect("docs/php-compatibility.md has a \"## php.ini defaults\" section");
     let section = section.split("\n## ").next().unwrap();
+    let (common, on_8_4) = section
+        .split_once("\n### On PHP 8.4\n")
+        .expect("docs/php-compatibility.md has an \"### On PHP 8.4\" table under php.ini defaults");
+    let version = uring_php::php::Engine::php_version();
+    let from_8_4 = !version.starts_with("8.2.") && !version.starts_with("8.3.");
+    let section = if from_8_4 {
+        format!("{common}\n{on_8_4}")
+    } else {
+        common.to_string()
+    };
     section
         .lines()
         .filter_map(|l| l.strip_prefix("| `"))

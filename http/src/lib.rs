@@ -11,6 +11,7 @@ pub mod h1;
 pub mod h2;
 pub mod headers;
 pub mod method;
+pub mod path;
 pub mod redirect;
 pub mod request;
 pub mod response;

@@ -41,4 +41,9 @@ pub struct Request {
     pub remote_addr: SocketAddr,
     pub local_addr: SocketAddr,
     pub tls: bool,
+    /// HTTP/1.x: the connection's socket, open for as long as the request is being
+    /// answered, so a long-running application can poll it for the client's hang-up
+    /// (POLLRDHUP) — the connection itself reads nothing while the application works.
+    /// None on HTTP/2, where a reset or the connection's end drops the request's future.
+    pub conn_fd: Option<std::os::fd::RawFd>,
 }

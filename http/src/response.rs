@@ -15,6 +15,11 @@ pub struct Response {
     /// Connection itself and ignores those names here.
     pub headers: Headers,
     pub body: Body,
+    /// The server turned the request away unserved to protect itself (a full queue, a
+    /// rate limit). HTTP/2 counts such streams with the ones the client cancelled when
+    /// it judges a connection abusive (rapid reset): a flood answered with 503 costs
+    /// work that serves nobody, even though the answer beat the client's RST_STREAM.
+    pub refused: bool,
 }
 
 impl Response {
@@ -23,6 +28,7 @@ impl Response {
             status,
             headers,
             body,
+            refused: false,
         }
     }
 
@@ -37,6 +43,7 @@ impl Response {
             status,
             headers,
             body: Body::Bytes(Bytes::from_static(text.as_bytes())),
+            refused: false,
         }
     }
 }
@@ -51,6 +58,9 @@ impl BodyStream for NoBytes {
     }
 }
 
+/// Anything that must live exactly as long as a file body.
+pub type BodyGuard = Box<dyn std::any::Any>;
+
 pub enum Body {
     Empty,
     Bytes(Bytes),
@@ -60,6 +70,9 @@ pub enum Body {
         file: Rc<monoio::fs::File>,
         offset: u64,
         len: u64,
+        /// Kept until the body is sent or dropped: e.g. the account of the memory a
+        /// spilled response holds, given back when the file is done with.
+        guard: Option<BodyGuard>,
     },
     Stream(Pin<Box<dyn BodyStream>>),
 }

@@ -466,6 +466,109 @@ fn resets_after_the_work_started_are_bounded_too() {
     });
 }
 
+/// A stream whose client never opens its window is reset with CANCEL (the stream is no
+/// longer wanted), not INTERNAL_ERROR (which says the server failed).
+#[test]
+fn a_window_kept_shut_resets_the_stream_with_cancel() {
+    let mut cfg = ConnConfig::default();
+    cfg.h2.write_timeout = Duration::from_millis(200);
+    each_driver(cfg, |addr| {
+        block_on(async move {
+            let mut builder = h2::client::Builder::new();
+            builder.initial_window_size(0);
+            let send = connect(addr, builder).await;
+            let mut send = send.ready().await.unwrap();
+            let (resp, _stream) = send
+                .send_request(req("GET", addr, "/big/100000"), true)
+                .unwrap();
+            let resp = resp.await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let mut body = resp.into_body();
+            let err = tokio::time::timeout(Duration::from_secs(30), body.data())
+                .await
+                .expect("the server gives up on the stream")
+                .expect("a reset, not the end of the body")
+                .unwrap_err();
+            assert_eq!(err.reason(), Some(Reason::CANCEL), "{err:?}");
+        });
+    });
+}
+
+/// An idle connection whose client never answers PING (so the GOAWAY's round trip never
+/// completes) is closed once the grace period is over, instead of holding its socket
+/// for ever.
+#[test]
+fn an_idle_connection_that_ignores_ping_is_closed() {
+    use std::io::{Read, Write};
+    let mut cfg = ConnConfig::default();
+    cfg.h2.idle_timeout = Duration::from_millis(100);
+    cfg.h2.goaway_grace = Duration::from_millis(300);
+    each_driver(cfg, |addr| {
+        let mut tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        tcp.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+        tcp.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).unwrap(); // SETTINGS
+        let (mut goaway, mut ping, mut acked) = (false, false, false);
+        loop {
+            let mut head = [0u8; 9];
+            match tcp.read_exact(&mut head) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("the connection stays open (goaway={goaway}, ping={ping}): {e}"),
+            }
+            let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+            let mut payload = vec![0u8; len];
+            tcp.read_exact(&mut payload).unwrap();
+            match (head[3], head[4]) {
+                // The server's SETTINGS: acknowledged, as any client does.
+                (4, 0) if !acked => {
+                    tcp.write_all(&[0, 0, 0, 4, 1, 0, 0, 0, 0]).unwrap();
+                    acked = true;
+                }
+                (6, 0) => ping = true, // and never answered
+                (7, _) => goaway = true,
+                _ => {}
+            }
+        }
+        assert!(goaway, "a GOAWAY before the close");
+        assert!(ping, "the server asked for a PING round trip");
+    });
+}
+
+/// A flood of requests the server refuses for load (503 before the client's RST_STREAM
+/// could arrive) counts against the rapid-reset budget like cancelled ones.
+#[test]
+fn requests_refused_for_load_count_as_wasted_streams() {
+    each_driver(ConnConfig::default(), |addr| {
+        block_on(async move {
+            let (send, conn) = open_conn(addr).await;
+            let mut answered = 0;
+            for _ in 0..2000 {
+                if conn.is_finished() {
+                    break;
+                }
+                let Ok(mut s) = send.clone().ready().await else {
+                    break;
+                };
+                let Ok((resp, mut stream)) = s.send_request(req("GET", addr, "/refuse"), true)
+                else {
+                    break;
+                };
+                match resp.await {
+                    Ok(r) if r.status() == 503 => answered += 1,
+                    _ => break,
+                }
+                stream.send_reset(Reason::CANCEL);
+            }
+            assert!(answered > 0);
+            let ended = tokio::time::timeout(Duration::from_secs(10), conn).await;
+            let err = ended.expect("connection ends").unwrap().unwrap_err();
+            assert!(cut_for_abuse(&err), "{err:?}");
+        });
+    });
+}
+
 #[test]
 fn graceful_shutdown_sends_goaway_and_finishes_open_streams() {
     for driver in drivers() {

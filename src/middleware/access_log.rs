@@ -274,6 +274,8 @@ struct Entry {
     request_id: Option<Bytes>,
     id: u64,
     trace_hex: Option<[u8; 32]>,
+    /// What the response cache did (the field is left out while the cache is off).
+    cache: Option<crate::response_cache::CacheStatus>,
 }
 
 impl Entry {
@@ -325,6 +327,11 @@ impl Entry {
                 o.push(b'"');
             }
             None => o.extend_from_slice(b"null"),
+        }
+        if let Some(c) = self.cache {
+            o.extend_from_slice(b",\"cache\":\"");
+            o.extend_from_slice(c.as_str().as_bytes());
+            o.push(b'"');
         }
         o.extend_from_slice(if self.tls {
             b",\"tls\":true}\n"
@@ -474,6 +481,7 @@ impl Middleware for AccessLog {
             request_id: ctx.request_id.clone(),
             id: ctx.id,
             trace_hex: ctx.trace.as_ref().map(|t| *t.trace_hex_bytes()),
+            cache: ctx.cache,
         };
         let started = ctx.started;
         match body_bytes(ctx, resp) {
@@ -542,6 +550,7 @@ mod tests {
             request_id: None,
             id: 42,
             trace_hex: Some([b'a'; 32]),
+            cache: Some(crate::response_cache::CacheStatus::Hit),
         };
         let mut o = Vec::new();
         entry.write_json(&mut o, 13, Duration::from_micros(1500), UNIX_EPOCH);
@@ -550,6 +559,7 @@ mod tests {
         assert_eq!(v["path"], "/a\"b\\c");
         assert_eq!(v["query"], "x=1&y=\u{1}");
         assert_eq!(v["user_agent"], "curl/8 \u{fffd}");
+        assert_eq!(v["cache"], "HIT");
         assert_eq!(v["referer"], serde_json::Value::Null);
         assert_eq!(v["status"], 200);
         assert_eq!(v["bytes"], 13);

@@ -76,6 +76,8 @@ pub struct RequestCtx {
     /// The request's Accept header (error pages parse it only for an error).
     pub accept: Option<Bytes>,
     pub log: Option<access_log::Captured>,
+    /// What the response cache did (None when it is off or the route is not PHP).
+    pub cache: Option<crate::response_cache::CacheStatus>,
     /// Time from arrival to the response flow, read once (see [`RequestCtx::elapsed`]).
     elapsed: Option<Duration>,
 }
@@ -110,6 +112,7 @@ impl RequestCtx {
             accept_encoding: None,
             accept: None,
             log: None,
+            cache: None,
             elapsed: None,
         }
     }
@@ -266,6 +269,8 @@ pub struct Operations {
     trace: bool,
     /// Trusted proxy networks and the header they name the client in.
     real_ip: Option<(Vec<ipnet::IpNet>, String)>,
+    /// RESPONSE_CACHE_SIZE > 0 (shared by every core; src/response_cache/).
+    pub response_cache: Option<Arc<crate::response_cache::ResponseCache>>,
 }
 
 impl Operations {
@@ -294,10 +299,16 @@ impl Operations {
             ),
             false => None,
         };
+        let response_cache = crate::response_cache::CacheSettings::from_config(cfg)
+            .map(|s| crate::response_cache::ResponseCache::new(s, cfg.compression));
+        if let Some(c) = &response_cache {
+            c.install();
+        }
         let metrics = cfg.internal_addr.map(|_| {
             let mut m = Metrics::new(cores, pool);
             m.worker_pool = worker_pool;
             m.access_log_dropped = access_log.as_ref().map(|a| a.dropped());
+            m.response_cache = response_cache.clone();
             Arc::new(m)
         });
         let error_pages = match &cfg.error_pages_dir {
@@ -328,6 +339,7 @@ impl Operations {
                 .as_ref()
                 .filter(|t| !t.0.is_empty())
                 .map(|t| (t.0.clone(), cfg.real_ip_header.clone())),
+            response_cache,
         })
     }
 
@@ -342,7 +354,19 @@ impl Operations {
             static_cache_ttl: None,
             trace: false,
             real_ip: None,
+            response_cache: None,
         }
+    }
+
+    /// Core `core`'s handle on the response cache, when it is on.
+    pub fn response_cache_for_core(&self, core: usize) -> Option<crate::response_cache::CoreCache> {
+        self.response_cache.as_ref().map(|c| {
+            crate::response_cache::CoreCache::new(
+                Arc::clone(c),
+                self.core_metrics(core),
+                self.compression.clone(),
+            )
+        })
     }
 
     pub fn core_metrics(&self, core: usize) -> Option<Arc<CoreMetrics>> {
@@ -429,6 +453,7 @@ mod bench {
             remote_addr: "127.0.0.1:5555".parse().unwrap(),
             local_addr: "127.0.0.1:8080".parse().unwrap(),
             tls: false,
+            conn_fd: None,
         }
     }
 

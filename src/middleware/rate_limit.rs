@@ -395,11 +395,13 @@ impl Middleware for RateLimit {
                 headers.push("X-RateLimit-Limit", self.limit_value.clone());
                 headers.push("X-RateLimit-Remaining", Bytes::from_static(b"0"));
                 headers.push("X-RateLimit-Reset", secs);
-                Some(Response::new(
+                let mut resp = Response::new(
                     429,
                     headers,
                     uring_http::Body::Bytes(Bytes::from_static(b"Too Many Requests\n")),
-                ))
+                );
+                resp.refused = true;
+                Some(resp)
             }
         }
     }

@@ -226,6 +226,15 @@ pub unsafe extern "C" fn uring_rs_worker_done(c: *mut c_void) {
     guarded("worker_done", (), || super::worker_script::done(c))
 }
 
+#[no_mangle]
+pub unsafe extern "C" fn uring_rs_cache_purge(s: *const c_char, len: usize) -> i64 {
+    guarded("cache_purge", 0, || {
+        // SAFETY: C passes a PHP string's bytes and length.
+        let what = unsafe { bytes(s, len) };
+        crate::response_cache::purge_from_php(&String::from_utf8_lossy(what))
+    })
+}
+
 /// Each callback assigned to the type of bindgen's declaration of it: a definition that
 /// drifts from bridge/uring_sapi.h fails to compile here.
 #[allow(dead_code)]
@@ -286,6 +295,10 @@ fn signatures_match_the_header() {
     same(
         ffi::uring_rs_worker_done as unsafe extern "C" fn(_),
         uring_rs_worker_done,
+    );
+    same(
+        ffi::uring_rs_cache_purge as unsafe extern "C" fn(_, _) -> _,
+        uring_rs_cache_purge,
     );
     same(
         ffi::uring_rs_timer_set as unsafe extern "C" fn(_),

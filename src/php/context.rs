@@ -3,7 +3,7 @@
 
 use std::time::{Instant, UNIX_EPOCH};
 
-use uring_http::{Headers, Version};
+use uring_http::Headers;
 
 use super::ffi;
 use super::output::Output;
@@ -13,12 +13,16 @@ use super::response::{ResponseHead, ScriptResponse, WorkerTiming};
 use super::server_vars::ServerVars;
 
 /// Settings a worker applies to every request.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ExecLimits {
     /// Buffered output above this many bytes spills to a memfd.
     pub spill_threshold: usize,
     /// Streamed bytes allowed to wait unsent before flush() blocks.
     pub stream_buffer: usize,
+    /// Longest flush() blocks on a client that takes nothing (None: no bound of its own).
+    pub stream_send_timeout: Option<std::time::Duration>,
+    /// The server-wide bound on memory held in memfds (None: unbounded).
+    pub spill_budget: Option<std::sync::Arc<super::SpillBudget>>,
 }
 
 impl Default for ExecLimits {
@@ -26,6 +30,8 @@ impl Default for ExecLimits {
         ExecLimits {
             spill_threshold: 1 << 20,
             stream_buffer: 1 << 20,
+            stream_send_timeout: Some(std::time::Duration::from_secs(10)),
+            spill_budget: None,
         }
     }
 }
@@ -105,12 +111,11 @@ impl RequestCtx {
                 Ok(Some(piece)) => {
                     let n = piece.len();
                     self.job.reply.send(ReplyEvent::Chunk(piece));
-                    if !self
-                        .job
-                        .reply
-                        .control
-                        .stream_sent(n, self.limits.stream_buffer)
-                    {
+                    if !self.job.reply.control.stream_sent(
+                        n,
+                        self.limits.stream_buffer,
+                        self.limits.stream_send_timeout,
+                    ) {
                         self.mode = Mode::Done;
                         return false;
                     }
@@ -130,7 +135,11 @@ impl RequestCtx {
             self.job.reply.send(ReplyEvent::Chunk(chunk));
         }
         let control = &self.job.reply.control;
-        let alive = control.stream_sent(n, self.limits.stream_buffer);
+        let alive = control.stream_sent(
+            n,
+            self.limits.stream_buffer,
+            self.limits.stream_send_timeout,
+        );
         if !alive {
             self.mode = Mode::Done;
         }
@@ -210,6 +219,7 @@ impl RequestCtx {
                 ("sapi", "uring_php"),
                 ("zts", "1"),
                 ("php_version", super::engine::Engine::php_version()),
+                ("php_build", super::engine::Engine::php_build()),
                 ("driver", self.job.request.driver),
             ] {
                 s.extend_from_slice(k.as_bytes());
@@ -286,14 +296,6 @@ fn default_head() -> ResponseHead {
         status: 200,
         headers: Headers::new(),
         timing: WorkerTiming::default(),
-    }
-}
-
-fn proto_num(v: Version) -> i32 {
-    match v {
-        Version::Http10 => 1000,
-        Version::Http11 => 1001,
-        Version::Http2 => 2000,
     }
 }
 
@@ -389,14 +391,14 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    pub(crate) fn new(job: Job, worker_id: usize, limits: ExecLimits) -> Box<Prepared> {
+    pub(crate) fn new(job: Job, worker_id: usize, limits: &ExecLimits) -> Box<Prepared> {
         Self::with_vars(job, worker_id, limits, Vec::new())
     }
 
     pub(crate) fn with_vars(
         job: Job,
         worker_id: usize,
-        limits: ExecLimits,
+        limits: &ExecLimits,
         extra_vars: Vec<(String, Vec<u8>)>,
     ) -> Box<Prepared> {
         let strings = InfoStrings::new(&job);
@@ -414,17 +416,21 @@ impl Prepared {
             },
             cookie: strings.opt(strings.cookie),
             authorization: strings.opt(strings.authorization),
-            proto_num: proto_num(r.version),
         };
+        let output = Output::with_budget(
+            limits.spill_threshold,
+            limits.spill_budget.as_ref(),
+            &job.reply.control,
+        );
         Box::new(Prepared {
             ctx: RequestCtx {
                 job,
                 worker_id,
-                output: Output::new(limits.spill_threshold),
+                output,
                 head: None,
                 mode: Mode::Buffering,
                 post_offset: 0,
-                limits,
+                limits: limits.clone(),
                 vars: None,
                 extra_vars,
                 server_info: None,
@@ -460,7 +466,7 @@ pub(crate) fn execute(
     limits: &ExecLimits,
     interrupt_flags: *mut libc::c_void,
 ) {
-    let mut p = Prepared::new(job, worker_id, *limits);
+    let mut p = Prepared::new(job, worker_id, limits);
     let control = std::sync::Arc::clone(&p.ctx.job.reply.control);
     control.set_running(interrupt_flags);
     let opcache_guard = super::opcache_restart::enter();

@@ -60,7 +60,7 @@ impl Engine {
         super::opcache_restart::configure(force.max(0) as u64);
         if !super::opcache_restart::hooks_available() {
             tracing::warn!(
-                "this PHP build lacks scripts/php-patches/0003: an OPcache restart \
+                "this PHP build lacks scripts/php-patches/<version>/0003: an OPcache restart \
                  (opcache_reset(), a full cache) while scripts run can crash the server"
             );
         }
@@ -69,6 +69,12 @@ impl Engine {
 
     pub fn php_version() -> &'static str {
         env!("URING_PHP_VERSION")
+    }
+
+    /// How that PHP was built (flavour, source, patches; scripts/build-php.sh's
+    /// `build-info`), one line.
+    pub fn php_build() -> &'static str {
+        env!("URING_PHP_BUILD")
     }
 }
 

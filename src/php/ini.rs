@@ -110,6 +110,46 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("zend.assertions", "-1"),
 ];
 
+/// Where PHP 8.4's php.ini-production (what Debian 13's `/etc/php/8.4/fpm/php.ini` sets)
+/// differs from 8.2's, applied over [`DEFAULTS`] when the PHP is 8.4 or newer; `None`
+/// leaves the directive at PHP's own default. docs/php-compatibility.md lists these
+/// ("On PHP 8.4") and tests/php_ini_parity.rs holds the list to them. Not here:
+/// `error_reporting`, which 8.4's file writes `E_ALL & ~E_DEPRECATED` (24575) because the
+/// `E_STRICT` constant is deprecated; 22527 only also clears E_STRICT's bit, which nothing
+/// has raised since PHP 8.0, so it reports the same errors and keeps `ini_get()` equal
+/// to the reference's.
+pub const DEFAULTS_8_4: &[(&str, Option<&str>)] = &[
+    // Deprecated in 8.4 (any value but the default raises E_DEPRECATED): PHP's own 32 and
+    // 4, 128 bits of session id against 8.2's 26 × 5 = 130.
+    ("session.sid_length", None),
+    ("session.sid_bits_per_character", None),
+];
+
+/// The built-in defaults for the PHP this binary is built against.
+pub fn defaults() -> Vec<(&'static str, &'static str)> {
+    defaults_for(env!("URING_PHP_VERSION"))
+}
+
+/// The built-in defaults for PHP `version` ("8.4.11"): [`DEFAULTS`], adjusted by
+/// [`DEFAULTS_8_4`] from 8.4 on.
+pub fn defaults_for(version: &str) -> Vec<(&'static str, &'static str)> {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let from_8_4 = (major, minor) >= (8, 4);
+    DEFAULTS
+        .iter()
+        .filter_map(|&(k, v)| {
+            if !from_8_4 {
+                return Some((k, v));
+            }
+            match DEFAULTS_8_4.iter().find(|(name, _)| *name == k) {
+                Some((_, changed)) => changed.map(|v| (k, v)),
+                None => Some((k, v)),
+            }
+        })
+        .collect()
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct IniConfig {
     /// A php.ini file to load (`PHP_INI` / `--php-ini`); none when `None`.
@@ -121,10 +161,10 @@ pub struct IniConfig {
 impl IniConfig {
     /// `name=value\n` lines of the built-in defaults.
     pub fn defaults_text() -> String {
-        lines(DEFAULTS.iter().map(|(k, v)| (*k, *v)))
+        lines(defaults().into_iter())
     }
 
-    /// The override lines, led by loading OPcache: PHP 8.2 builds it only as a shared
+    /// The override lines, led by loading OPcache: PHP 8.2 and 8.4 build it only as a shared
     /// Zend extension, and the php.ini parser (which also reads these lines) is what
     /// loads Zend extensions. A php.ini must therefore not load it a second time.
     pub fn overrides_text(&self) -> String {
@@ -203,6 +243,28 @@ mod tests {
             overrides: vec![("a".into(), "1\nb=2".into()), ("c".into(), "3".into())],
         };
         assert_eq!(cfg.overrides_text(), "zend_extension=opcache.so\nc=3\n");
+    }
+
+    #[test]
+    fn php_8_4_adjusts_the_8_2_defaults() {
+        let get = |v: &str, k: &str| {
+            defaults_for(v)
+                .into_iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v)
+        };
+        assert_eq!(get("8.2.32", "error_reporting"), Some("22527"));
+        assert_eq!(get("8.2.32", "session.sid_length"), Some("26"));
+        assert_eq!(get("8.4.11", "error_reporting"), Some("22527"));
+        assert_eq!(get("8.4.11", "session.sid_length"), None);
+        assert_eq!(get("8.5.0", "session.sid_bits_per_character"), None);
+        assert_eq!(get("8.4.11", "memory_limit"), Some("128M"));
+        for (k, _) in DEFAULTS_8_4 {
+            assert!(
+                DEFAULTS.iter().any(|(n, _)| n == k),
+                "{k} adjusts nothing in DEFAULTS"
+            );
+        }
     }
 
     #[test]

@@ -6,15 +6,24 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::FromRawFd;
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
+use super::reply::RequestControl;
 use super::response::ScriptBody;
+use super::spill_budget::{SpillBudget, SpillLease};
 
 pub(crate) struct Output {
     buf: BytesMut,
     spill: Option<Spill>,
     threshold: usize,
+    /// The server-wide memfd budget and the request (whose abort ends a wait for room).
+    budget: Option<(Arc<SpillBudget>, Arc<RequestControl>)>,
+    lease: Option<SpillLease>,
+    /// No room came under the budget: the output is dropped, the answer will be a 503.
+    refused: bool,
 }
 
 struct Spill {
@@ -24,13 +33,60 @@ struct Spill {
     taken: u64,
 }
 
+/// How long output waits for room under SPILL_MEMORY_LIMIT before the response is
+/// refused (503): long enough to ride out a spike, short enough that slow readers
+/// cannot park the PHP workers (a waiting worker serves nobody).
+const SPILL_WAIT: Duration = Duration::from_secs(1);
+
 impl Output {
     pub fn new(threshold: usize) -> Self {
         Output {
             buf: BytesMut::new(),
             spill: None,
             threshold,
+            budget: None,
+            lease: None,
+            refused: false,
         }
+    }
+
+    /// Output whose spilled bytes count against `budget` (when there is one).
+    pub fn with_budget(
+        threshold: usize,
+        budget: Option<&Arc<SpillBudget>>,
+        control: &Arc<RequestControl>,
+    ) -> Self {
+        Output {
+            budget: budget.map(|b| (Arc::clone(b), Arc::clone(control))),
+            ..Output::new(threshold)
+        }
+    }
+
+    /// Room in the budget for `n` more spilled bytes; waits a moment while other
+    /// responses hold too much. False when none came (or the request was aborted): the
+    /// response is then refused, and what it held is given back at once.
+    fn reserve(&mut self, n: usize) -> bool {
+        let Some((budget, control)) = &self.budget else {
+            return true;
+        };
+        let lease = self
+            .lease
+            .get_or_insert_with(|| SpillLease::new(Arc::clone(budget)));
+        let until = Instant::now() + SPILL_WAIT;
+        if lease.grow(n as u64, || control.is_aborted() || Instant::now() >= until) {
+            return true;
+        }
+        budget.note_refused();
+        tracing::warn!(
+            held = budget.held(),
+            limit = budget.limit(),
+            "no room for PHP output under SPILL_MEMORY_LIMIT: answering 503"
+        );
+        self.refused = true;
+        self.spill = None;
+        self.lease = None;
+        self.buf = BytesMut::new();
+        false
     }
 
     pub fn len(&self) -> u64 {
@@ -38,12 +94,23 @@ impl Output {
     }
 
     pub fn write(&mut self, data: &[u8]) -> io::Result<()> {
-        if let Some(spill) = &mut self.spill {
-            spill.file.write_all(data)?;
-            spill.len += data.len() as u64;
+        if self.refused {
+            return Ok(());
+        }
+        if self.spill.is_some() {
+            if !self.reserve(data.len()) {
+                return Ok(());
+            }
+            if let Some(spill) = &mut self.spill {
+                spill.file.write_all(data)?;
+                spill.len += data.len() as u64;
+            }
             return Ok(());
         }
         if self.buf.len() + data.len() > self.threshold {
+            if !self.reserve(self.buf.len() + data.len()) {
+                return Ok(());
+            }
             let mut file = memfd()?;
             file.write_all(&self.buf)?;
             file.write_all(data)?;
@@ -64,14 +131,15 @@ impl Output {
     }
 
     /// Everything written since the last call, for a streamed chunk. Streaming output
-    /// never spills: backpressure bounds it instead. Take `take_spilled` first.
+    /// never spills: backpressure bounds it instead.
     pub fn take_chunk(&mut self) -> Bytes {
         self.buf.split().freeze()
     }
 
     /// For a response that spilled and then became a stream (`flush()` after a big
     /// page): the next at most `max` bytes of the file, in order; None once it is all
-    /// taken (the file is then closed). Bytes written since stay behind it, in order.
+    /// taken (the file is then closed and its share of SPILL_MEMORY_LIMIT given back).
+    /// Bytes written since stay behind it, in order.
     pub fn take_spilled(&mut self, max: usize) -> io::Result<Option<Bytes>> {
         let Some(spill) = &mut self.spill else {
             return Ok(None);
@@ -79,6 +147,7 @@ impl Output {
         let want = (spill.len - spill.taken).min(max.max(1) as u64) as usize;
         if want == 0 {
             self.spill = None;
+            self.lease = None;
             return Ok(None);
         }
         let mut piece = vec![0; want];
@@ -93,6 +162,9 @@ impl Output {
     }
 
     pub fn into_body(self) -> ScriptBody {
+        if self.refused {
+            return ScriptBody::Refused;
+        }
         match self.spill {
             Some(spill) => {
                 // Only a stream takes from the file, and a stream never ends in a body.
@@ -100,6 +172,7 @@ impl Output {
                 ScriptBody::Spilled {
                     file: spill.file,
                     len: spill.len,
+                    lease: self.lease,
                 }
             }
             None => ScriptBody::Bytes(self.buf.freeze()),

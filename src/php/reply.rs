@@ -208,17 +208,46 @@ impl RequestControl {
     }
 
     /// Counts `n` streamed bytes as waiting, then blocks while more than `limit` wait
-    /// unsent (a slow client pauses the script). Returns false if the client is gone.
-    pub(crate) fn stream_sent(&self, n: usize, limit: usize) -> bool {
+    /// unsent (a slow client pauses the script). Returns false if the client is gone —
+    /// or took none of the output for `stall` (STREAM_SEND_TIMEOUT): then the request is
+    /// aborted, and the worker goes back to the pool instead of waiting as long as the
+    /// connection's own write timeout (the client's loss, not the server's).
+    pub(crate) fn stream_sent(&self, n: usize, limit: usize, stall: Option<Duration>) -> bool {
         self.unsent.fetch_add(n, Ordering::AcqRel);
-        while self.unsent.load(Ordering::Acquire) > limit && !self.is_aborted() {
+        // The clock restarts whenever the client takes some of what waits.
+        let mut progress: Option<(Instant, usize)> = None;
+        loop {
+            let unsent = self.unsent.load(Ordering::Acquire);
+            if unsent <= limit || self.is_aborted() {
+                break;
+            }
+            let now = Instant::now();
+            let since = match progress {
+                Some((since, before)) if unsent >= before => since,
+                _ => {
+                    progress = Some((now, unsent));
+                    now
+                }
+            };
+            if let Some(stall) = stall {
+                if now.duration_since(since) >= stall {
+                    tracing::info!(
+                        unsent,
+                        stall_secs = stall.as_secs_f64(),
+                        "client took none of a streamed response: aborting the request (STREAM_SEND_TIMEOUT)"
+                    );
+                    self.abort();
+                    break;
+                }
+            }
             *self
                 .waiting_thread
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
             self.worker_waiting.store(true, Ordering::SeqCst);
             if self.unsent.load(Ordering::SeqCst) > limit && !self.is_aborted() {
-                // The timeout only guards against a lost wakeup; progress is by unpark.
+                // The timeout only guards against a lost wakeup (and lets the stall
+                // clock be read); progress is by unpark.
                 std::thread::park_timeout(Duration::from_millis(100));
             }
             self.worker_waiting.store(false, Ordering::SeqCst);

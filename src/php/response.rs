@@ -13,7 +13,11 @@ pub enum ScriptBody {
     Spilled {
         file: File,
         len: u64,
+        /// Its share of SPILL_MEMORY_LIMIT: keep it until the file is closed.
+        lease: Option<super::SpillLease>,
     },
+    /// The output found no room under SPILL_MEMORY_LIMIT and was dropped: answer 503.
+    Refused,
 }
 
 impl ScriptBody {
@@ -21,6 +25,7 @@ impl ScriptBody {
         match self {
             ScriptBody::Bytes(b) => b.len() as u64,
             ScriptBody::Spilled { len, .. } => *len,
+            ScriptBody::Refused => 0,
         }
     }
 
@@ -32,12 +37,13 @@ impl ScriptBody {
     pub fn to_vec(&self) -> std::io::Result<Vec<u8>> {
         match self {
             ScriptBody::Bytes(b) => Ok(b.to_vec()),
-            ScriptBody::Spilled { file, len } => {
+            ScriptBody::Spilled { file, len, .. } => {
                 use std::os::unix::fs::FileExt;
                 let mut out = vec![0u8; *len as usize];
                 file.read_exact_at(&mut out, 0)?;
                 Ok(out)
             }
+            ScriptBody::Refused => Ok(Vec::new()),
         }
     }
 }

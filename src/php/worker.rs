@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::context;
 use super::ffi;
+use super::lane_pick::Random;
 use super::opcache_restart;
 use super::pool::{spawn_worker, PoolShared};
 use super::watchdog;
@@ -92,11 +93,14 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
     let mut served: u64 = 0;
     let mut recycle = false;
     let lane = shared.lane_of(id);
-    while let Some(job) = shared.next_job(lane) {
+    let mut random = Random::new(id as u64 + 1);
+    while let Some(job) = shared.next_job(lane, &mut random) {
         shared.stats.busy.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             context::execute(job, id, &cfg.limits, interrupt_flags)
         }));
+        shared.note_job_time(started.elapsed());
         shared.stats.busy.fetch_sub(1, Ordering::Relaxed);
         shared.stats.executed.fetch_add(1, Ordering::Relaxed);
         if let Err(panic) = outcome {

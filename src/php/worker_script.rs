@@ -16,6 +16,7 @@ use uring_http::{Headers, Method, RequestBody, Version};
 
 use super::context::{Prepared, RequestCtx};
 use super::ffi;
+use super::lane_pick::Random;
 use super::opcache_restart;
 use super::pool::PoolShared;
 use super::reply::{Reply, ReplyEvent, ReplySink, RequestControl};
@@ -42,6 +43,9 @@ struct Running {
     generation: u64,
     opcache_epoch: u64,
     current: Option<Box<Prepared>>,
+    /// When the current request was taken (for the pool's average job time).
+    taken_at: Instant,
+    random: Random,
     stop: Option<RestartCause>,
     /// The last PHP error logged on this thread (named when a boot fails).
     last_error: Option<String>,
@@ -65,16 +69,21 @@ pub(crate) fn note_php_log(message: &str, syslog_type: i32) {
     });
 }
 
+/// Why a script booted at `generation` (and OPcache restart `epoch`) must end now, if it
+/// must.
+fn must_stop(mode: &WorkerMode, generation: u64, epoch: u64) -> Option<RestartCause> {
+    if mode.generation() != generation {
+        return Some(mode.reload_cause());
+    }
+    if opcache_restart::worker_must_restart(epoch) {
+        return Some(RestartCause::Opcache);
+    }
+    None
+}
+
 impl Running {
-    /// Why the script must end now, if it must.
     fn must_stop(&self) -> Option<RestartCause> {
-        if self.mode.generation() != self.generation {
-            return Some(self.mode.reload_cause());
-        }
-        if opcache_restart::worker_must_restart(self.opcache_epoch) {
-            return Some(RestartCause::Opcache);
-        }
-        None
+        must_stop(&self.mode, self.generation, self.opcache_epoch)
     }
 
     fn log_idle_output(&mut self) {
@@ -124,9 +133,9 @@ pub(crate) fn wait(
         r.mode.stats.idle.fetch_add(1, Ordering::SeqCst);
         let why = std::cell::Cell::new(None);
         let job = {
-            let r: &Running = r;
-            r.shared.next_job_until(r.lane, &|| {
-                why.set(r.must_stop());
+            let (mode, generation, epoch) = (&r.mode, r.generation, r.opcache_epoch);
+            r.shared.next_job_until(r.lane, &mut r.random, &|| {
+                why.set(must_stop(mode, generation, epoch));
                 why.get().is_some()
             })
         };
@@ -141,7 +150,8 @@ pub(crate) fn wait(
             return None;
         };
         r.shared.stats.busy.fetch_add(1, Ordering::Relaxed);
-        let mut p = Prepared::new(job, r.id, r.shared.cfg.limits);
+        r.taken_at = Instant::now();
+        let mut p = Prepared::new(job, r.id, &r.shared.cfg.limits);
         // A stop aimed at the previous request (its timeout fired as it ended) must not
         // hit this one.
         // SAFETY: this thread's own interrupt flags, from uring_thread_interrupt_flags.
@@ -166,6 +176,7 @@ pub(crate) fn done(ctx: *mut libc::c_void) {
         p.ctx.job.reply.control.clear_running();
         p.finish(true);
         r.served += 1;
+        r.shared.note_job_time(r.taken_at.elapsed());
         r.shared.stats.busy.fetch_sub(1, Ordering::Relaxed);
         r.shared.stats.executed.fetch_add(1, Ordering::Relaxed);
         r.mode.stats.count_request(r.id);
@@ -241,7 +252,7 @@ fn boot_request(shared: &PoolShared, mode: &WorkerMode, id: usize) -> Box<Prepar
             queued_at: now,
         },
         id,
-        shared.cfg.limits,
+        &shared.cfg.limits,
         env,
     )
 }
@@ -282,6 +293,7 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
     let guard = Respawn::new(&shared, id);
 
     let lane = shared.lane_of(id);
+    let mut random = Random::new(id as u64 + 1);
     let mut failures: u32 = 0;
     let mut failing = false;
     while !shared.is_shutting_down() {
@@ -298,6 +310,8 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
             generation: mode.generation(),
             opcache_epoch: opcache_restart::epoch(),
             current: None,
+            taken_at: Instant::now(),
+            random,
             stop: None,
             last_error: None,
         };
@@ -310,6 +324,7 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
         let Some(mut r) = RUNNING.with(|c| c.borrow_mut().take()) else {
             break;
         };
+        random = r.random;
         let crashed = match r.current.take() {
             // The request in flight ended with the script (fatal error, uncaught
             // exception, exit(), timeout): it gets what PHP produced, as under php-fpm.
@@ -373,7 +388,7 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
         );
         // Requests that queued while no script could serve get 503 rather than wait.
         if mode.unavailable() {
-            while let Some(job) = shared.try_take(lane) {
+            while let Some(job) = shared.try_take(lane, &mut random) {
                 job.reply.send(ReplyEvent::Complete(unavailable()));
             }
         }

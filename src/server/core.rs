@@ -2,6 +2,7 @@
 //! completion on this thread, and a reaper for the PHP completions it is owed.
 
 use std::cell::Cell;
+use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -43,19 +44,44 @@ pub struct Shared {
     pub ops: Arc<crate::middleware::Operations>,
 }
 
-/// Counts a core's open connections, for draining at shutdown.
-struct Live(Rc<Cell<usize>>);
+/// A core's open connections, for draining at shutdown, and their peak since the heap
+/// was last trimmed.
+#[derive(Default)]
+struct Conns {
+    open: Cell<usize>,
+    peak: Cell<usize>,
+}
+
+impl Conns {
+    fn get(&self) -> usize {
+        self.open.get()
+    }
+}
+
+/// Connections whose closing lets the heap be trimmed: what they held stays in the
+/// allocator's arenas otherwise (see `crate::php::heap`).
+const TRIM_AFTER_CLOSED: usize = 1024;
+
+/// One open connection.
+struct Live(Rc<Conns>);
 
 impl Live {
-    fn enter(c: &Rc<Cell<usize>>) -> Live {
-        c.set(c.get() + 1);
+    fn enter(c: &Rc<Conns>) -> Live {
+        let open = c.open.get() + 1;
+        c.open.set(open);
+        c.peak.set(c.peak.get().max(open));
         Live(Rc::clone(c))
     }
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
-        self.0.set(self.0.get() - 1);
+        let open = self.0.open.get() - 1;
+        self.0.open.set(open);
+        if self.0.peak.get() - open >= TRIM_AFTER_CLOSED {
+            self.0.peak.set(open);
+            crate::php::heap::trim_soon();
+        }
     }
 }
 
@@ -112,7 +138,7 @@ pub fn run(
                 if let Some((worker_pool, route)) = &shared.worker {
                     php = php.with_worker(worker_pool.clone(), route.clone(), index);
                 }
-                service::Executor::Php(php)
+                service::Executor::Php(Rc::new(php))
             }
             _ => service::Executor::Stub,
         };
@@ -127,22 +153,26 @@ pub fn run(
             chain,
             redirect_plain,
             conn_metrics: conn_metrics.clone(),
+            response_cache: shared.ops.response_cache_for_core(index),
         });
         let conn_cfg = Rc::new(ConnConfig { h1: shared.h1.clone(), h2: shared.h2.clone() });
         let shutdown = Shutdown::new();
-        let live = Rc::new(Cell::new(0usize));
+        let live = Rc::new(Conns::default());
         if let Some((tls_listener, tls)) = tls_listener {
             let (service, conn_cfg, shutdown, live, shared) =
                 (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), Rc::clone(&live), Arc::clone(&shared));
             let conn_metrics = conn_metrics.clone();
             monoio::spawn(async move {
+                // One wait for the whole loop: the stop signal's registration is not
+                // redone for every accepted connection.
+                let mut stopped = std::pin::pin!(shared.stop.wait());
                 loop {
                     monoio::select! {
                         accepted = tls_listener.accept() => match accepted {
                             Ok((stream, peer)) => {
                                 let _ = stream.set_nodelay(true);
                                 let local = stream.local_addr().unwrap_or(peer);
-                                let info = ConnInfo { remote_addr: peer, local_addr: local, tls: true };
+                                let info = ConnInfo { remote_addr: peer, local_addr: local, tls: true, fd: Some(stream.as_raw_fd()) };
                                 let (service, conn_cfg, shutdown, tls, guard) =
                                     (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), Arc::clone(&tls), Live::enter(&live));
                                 let counted = conn_metrics.as_ref().map(|m| m.conn_guard(ConnProto::Tls));
@@ -158,20 +188,21 @@ pub fn run(
                                 monoio::time::sleep(Duration::from_millis(50)).await;
                             }
                         },
-                        _ = shared.stop.wait() => break,
+                        _ = &mut stopped => break,
                     }
                 }
             });
         }
         let _ = ready.send(Ok(driver));
 
+        let mut stopped = std::pin::pin!(shared.stop.wait());
         loop {
             monoio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         let local = stream.local_addr().unwrap_or(peer);
-                        let info = ConnInfo { remote_addr: peer, local_addr: local, tls: false };
+                        let info = ConnInfo { remote_addr: peer, local_addr: local, tls: false, fd: Some(stream.as_raw_fd()) };
                         let (service, conn_cfg, shutdown, guard) =
                             (Rc::clone(&service), Rc::clone(&conn_cfg), shutdown.clone(), Live::enter(&live));
                         let counted = conn_metrics.as_ref().map(|m| m.conn_guard(ConnProto::Http));
@@ -189,7 +220,7 @@ pub fn run(
                         monoio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
-                _ = shared.stop.wait() => break,
+                _ = &mut stopped => break,
             }
         }
         drop(listener);

@@ -251,6 +251,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
             stop: Arc::clone(&stop),
             config: internal_server::config_json(&cfg),
             started: Instant::now(),
+            response_cache: ops.response_cache.clone(),
         };
         internal_server::spawn(listener, Arc::new(state))?;
         tracing::info!(addr = %addr, "internal server on http://{addr} (/health, /ready, /metrics, /config)");

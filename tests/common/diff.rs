@@ -462,6 +462,9 @@ pub fn cases() -> Vec<DiffCase> {
             .note("304 with ETag from the script"),
         DiffCase::get("status-location", &p("status.php?mode=location"))
             .note("header('Location: /x') alone turns 200 into 302; Location passed unchanged"),
+        DiffCase::new("status-location-after-post", "POST", &p("status.php?mode=location"))
+            .body(form, "a=1")
+            .note("header('Location: /x') after an HTTP/1.1 POST: php-fpm gives 302 (PHP's 303 for non-GET needs a SAPI that reports HTTP/1.1, which FastCGI's does not); apps' post-redirect-get depends on it"),
         DiffCase::get("status-location-301", &p("status.php?mode=location-301"))
             .note("header('Location: /x', true, 301) gives 301"),
         DiffCase::get("status-location-absolute", &p("status.php?mode=location-absolute"))

@@ -68,8 +68,9 @@ impl ReferenceStackBuilder {
         self
     }
 
-    /// Adds `location / { try_files $uri /index.php$is_args$args; }`: every request that
-    /// is not a file runs `/index.php` (uring_php's front-controller mode).
+    /// Adds `location / { try_files $uri $uri/ /index.php$is_args$args; }`: every request
+    /// that is neither a file nor a directory with an index runs `/index.php` (uring_php's
+    /// front-controller mode).
     pub fn front_controller(mut self, on: bool) -> Self {
         self.front_controller = on;
         self
@@ -99,7 +100,7 @@ impl ReferenceStack {
         Self::builder(docroot).workers(workers).start()
     }
 
-    /// Like [`start`](Self::start), with `try_files $uri /index.php$is_args$args`.
+    /// Like [`start`](Self::start), with `try_files $uri $uri/ /index.php$is_args$args`.
     pub fn start_front_controller(docroot: &Path, workers: usize) -> ReferenceStack {
         Self::builder(docroot)
             .workers(workers)
@@ -597,9 +598,10 @@ http {
 "#;
 
 const NGINX_FRONT_CONTROLLER: &str = r#"
-        # Front-controller mode: anything that is not a file runs /index.php.
+        # Front-controller mode: anything that is neither a file nor a directory with an
+        # index runs /index.php (WordPress's recipe; Laravel's too).
         location / {
-            try_files $uri /index.php$is_args$args;
+            try_files $uri $uri/ /index.php$is_args$args;
         }
 "#;
 

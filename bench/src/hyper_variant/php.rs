@@ -173,7 +173,8 @@ pub async fn handle(
         Some(First::Complete(resp)) => {
             let body = match resp.body {
                 ScriptBody::Bytes(b) => OutBody::full(b),
-                ScriptBody::Spilled { file, len } => OutBody::File(FileBody {
+                ScriptBody::Refused => OutBody::full(Default::default()),
+                ScriptBody::Spilled { file, len, .. } => OutBody::File(FileBody {
                     file: tokio::fs::File::from_std(file),
                     remaining: len,
                     buf: Default::default(),

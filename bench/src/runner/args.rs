@@ -15,8 +15,12 @@ DIR/RESULTS.md, DIR/results.csv and DIR/plots/*.png.
 
   --quick          hello + static-1k, 64 connections, two 2 s rounds per mode, no scaling
                    run (< 3 min); output in bench/quick/ unless --out is given
-  --scenarios      hello, page, api, static-1k, static-100k (default: all)
-  --peers          uring, uring-epoll, hyper, nginx-fpm, php-s, uring-stub (default: all)
+  --scenarios      hello, page, api, static-1k, static-100k, h2-hello, and the real
+                   applications wordpress, mediawiki, dokuwiki, phpmyadmin, adminer,
+                   symfony, laravel (shared mode, 16 and 64 connections, runs of at
+                   least 10 s; scripts/install-apps.sh installs them) (default: all)
+  --peers          uring, uring-8.2, uring-epoll, hyper, nginx-fpm, php-s, uring-stub,
+                   uring-cache, nginx-cache (default: all; --quick: all but uring-8.2)
   --conns          wrk connections (default 16,64,256)
   --modes          shared (servers on every CPU, wrk unpinned) and/or separate (servers
                    on the first half of the CPUs, wrk pinned to the rest); default both
@@ -28,6 +32,8 @@ DIR/RESULTS.md, DIR/results.csv and DIR/plots/*.png.
   --no-scaling     skip it
   --out            where RESULTS.md, results.csv and plots/ go (default: bench/)
   --bin-dir        where uring_php and hyper_variant are (default: target/release)
+  --bin-dir-8.2    where uring_php built against PHP 8.2 is, the uring-8.2 peer
+                   (default: target/php8.2/release)
   --docroot        document root (default: bench/php)
 ";
 
@@ -43,6 +49,7 @@ pub struct Options {
     pub scaling: bool,
     pub out: PathBuf,
     pub bin_dir: PathBuf,
+    pub bin_dir_82: PathBuf,
     pub docroot: PathBuf,
 }
 
@@ -76,7 +83,11 @@ impl Options {
             } else {
                 SCENARIOS.iter().collect()
             },
-            peers: Peer::ALL.to_vec(),
+            // The 8.2 build is a second PHP build and binary: a full run's business.
+            peers: Peer::ALL
+                .into_iter()
+                .filter(|p| !quick || *p != Peer::Uring82)
+                .collect(),
             conns: if quick { vec![64] } else { vec![16, 64, 256] },
             modes: vec![Mode::Shared, Mode::Separate],
             duration: Duration::from_secs(2),
@@ -89,6 +100,7 @@ impl Options {
                 PathBuf::from(BENCH_DIR)
             },
             bin_dir: target.join("release"),
+            bin_dir_82: target.join("php8.2/release"),
             docroot: PathBuf::from(BENCH_DIR).join("php"),
         };
         let mut scenarios_given = false;
@@ -158,6 +170,7 @@ impl Options {
                 "--no-scaling" => o.scaling = false,
                 "--out" => o.out = PathBuf::from(value()?),
                 "--bin-dir" => o.bin_dir = PathBuf::from(value()?),
+                "--bin-dir-8.2" => o.bin_dir_82 = PathBuf::from(value()?),
                 "--docroot" => o.docroot = PathBuf::from(value()?),
                 other => return Err(format!("unknown option {other:?}\n\n{USAGE}")),
             }
@@ -192,6 +205,8 @@ mod tests {
             vec!["hello", "static-1k"]
         );
         assert!(!quick.scaling && quick.out.ends_with("quick"));
+        assert!(full.peers.contains(&Peer::Uring82) && !quick.peers.contains(&Peer::Uring82));
+        assert!(full.bin_dir_82.ends_with("php8.2/release"));
     }
 
     #[test]
@@ -214,5 +229,15 @@ mod tests {
         assert!(parse(&["--bogus"]).is_err());
         let s = parse(&["--scaling"]).unwrap();
         assert!(s.scaling && s.scenarios.is_empty());
+        let q = parse(&[
+            "--quick",
+            "--peers",
+            "uring,uring-8.2",
+            "--bin-dir-8.2",
+            "/x",
+        ])
+        .unwrap();
+        assert_eq!(q.peers, vec![Peer::Uring, Peer::Uring82]);
+        assert_eq!(q.bin_dir_82, PathBuf::from("/x"));
     }
 }

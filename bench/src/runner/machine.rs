@@ -4,6 +4,7 @@ use std::fs;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::scenarios::Peer;
 use super::servers::{NGINX_BIN, PHP_CLI_BIN, PHP_FPM_BIN};
 
 pub struct Machine {
@@ -67,8 +68,9 @@ pub fn collect() -> Machine {
         os,
         date: utc_now(),
         php_embed: format!(
-            "{} ZTS (embed SAPI, built by scripts/build-php.sh)",
-            uring_php::php::Engine::php_version()
+            "{} ({})",
+            uring_php::php::Engine::php_version(),
+            uring_php::php::Engine::php_build()
         ),
         php_fpm: first_line(PHP_FPM_BIN, &["-v"]),
         php_cli: first_line(PHP_CLI_BIN, &["-v"]),
@@ -83,6 +85,23 @@ pub fn collect() -> Machine {
         commit: commit(),
         io_uring,
     }
+}
+
+/// The build of a peer that runs Debian's PHP: "NTS, Debian package php8.2-fpm 8.2.x-…".
+pub fn debian_php_build(peer: Peer) -> String {
+    let package = match peer {
+        Peer::NginxFpm => "php8.2-fpm",
+        Peer::PhpServer => "php8.2-cli",
+        _ => return String::new(),
+    };
+    let version = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Version}", package])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "(version unknown)".into());
+    format!("NTS, Debian package {package} {version}")
 }
 
 fn first_line(prog: &str, args: &[&str]) -> String {

@@ -4,6 +4,7 @@
 //! alike, reading each server's CPU time and peak RSS from /proc around every run.
 //! Writes RESULTS.md, results.csv and the plots; nothing in them is typed by hand.
 
+mod apps;
 pub mod args;
 pub mod h2load;
 mod machine;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use apps::{App, Apps, Site};
 pub use args::Options;
 use scenarios::{Peer, Scenario};
 use servers::{Context, Placement, Server};
@@ -83,6 +85,8 @@ pub struct PeerInfo {
     pub sapi: String,
     pub version: String,
     pub zts: bool,
+    /// How that PHP was built: uring_php's build-info line, or Debian's package.
+    pub build: String,
 }
 
 /// A peer left out of a scenario, and why.
@@ -140,9 +144,11 @@ pub fn run(opts: &Options) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", opts.docroot.display()))?;
     let ctx = Context {
         bin_dir: opts.bin_dir.clone(),
-        docroot,
+        bin_dir_82: opts.bin_dir_82.clone(),
         tmp: tmp.clone(),
     };
+    let bench_site = Site::bench(docroot);
+    let mut apps = Apps::new(&tmp);
     let post_body = tmp.join("api-body.json");
     fs::write(&post_body, scenarios::api_body()).map_err(|e| e.to_string())?;
 
@@ -176,19 +182,25 @@ pub fn run(opts: &Options) -> Result<(), String> {
             continue;
         };
         out.placements.push((mode, place.clone()));
+        let sites = Sites {
+            bench: &bench_site,
+            apps: &mut apps,
+        };
         run_mode(
             mode,
             &place,
             opts,
             &ctx,
+            sites,
             &post_body,
             &mut out,
             &mut progress,
         )?;
     }
     if opts.scaling {
-        out.scaling = run_scaling(opts, &ctx, &cpus, &mut progress)?;
+        out.scaling = run_scaling(opts, &ctx, &bench_site, &cpus, &mut progress)?;
     }
+    drop(apps);
     out.elapsed = started.elapsed();
 
     fs::create_dir_all(opts.out.join("plots"))
@@ -217,24 +229,47 @@ struct Plan {
 
 impl Plan {
     fn new(opts: &Options, cpus: &[usize]) -> Plan {
-        let modes = opts
+        let modes: Vec<Mode> = opts
             .modes
             .iter()
-            .filter(|m| placement(**m, cpus).is_some())
-            .count();
-        let pairs: usize = opts.scenarios.iter().map(|s| peers_of(s, opts).len()).sum();
-        let points: usize = opts
-            .scenarios
+            .copied()
+            .filter(|m| placement(*m, cpus).is_some())
+            .collect();
+        let in_mode = |m: Mode| opts.scenarios.iter().filter(move |s| runs_in(s, m));
+        let pairs: usize = modes
             .iter()
-            .map(|s| peers_of(s, opts).len() * conns_of(s, opts).len())
+            .map(|&m| in_mode(m).map(|s| peers_of(s, opts).len()).sum::<usize>())
             .sum();
-        let mut runs = modes * points * opts.rounds;
-        let warmups = modes * pairs;
+        let points: usize = modes
+            .iter()
+            .map(|&m| {
+                in_mode(m)
+                    .map(|s| peers_of(s, opts).len() * conns_of(s, opts).len())
+                    .sum::<usize>()
+            })
+            .sum();
+        let mut runs = points * opts.rounds;
+        let warmups = pairs;
+        let modes_list = modes;
+        let modes = modes_list.len();
         if opts.scaling {
             runs += scaling_counts(cpus.len()).len() * opts.rounds;
         }
+        let app_secs: f64 = modes_list
+            .iter()
+            .map(|&m| {
+                in_mode(m)
+                    .map(|s| {
+                        (duration_of(s, opts).as_secs_f64() - opts.duration.as_secs_f64())
+                            * (peers_of(s, opts).len() * conns_of(s, opts).len()) as f64
+                    })
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            * opts.rounds as f64;
         let per_run = opts.duration.as_secs_f64() + 0.25;
         let secs = runs as f64 * per_run
+            + app_secs
             + warmups as f64 * (opts.warmup.as_secs_f64() + 0.3)
             + 15.0 * modes as f64;
         Plan {
@@ -275,12 +310,37 @@ impl Progress {
     }
 }
 
-/// The connection counts `s` runs at: --conns, or the h2 scenario's own.
+/// The connection counts `s` runs at: --conns, or the scenario's own.
 pub fn conns_of(s: &Scenario, opts: &Options) -> Vec<usize> {
-    match s.h2 {
-        Some(h2) => h2.connections.to_vec(),
-        None => opts.conns.clone(),
+    match (s.conns, s.h2) {
+        (Some(c), _) => c.to_vec(),
+        (None, Some(h2)) => h2.connections.to_vec(),
+        (None, None) => opts.conns.clone(),
     }
+}
+
+/// A real application's pages take milliseconds each: a run of --duration would hold too
+/// few requests for a p99, so theirs last at least this long.
+const APP_MIN_DURATION: Duration = Duration::from_secs(10);
+
+/// How long each measured run of `s` lasts.
+pub fn duration_of(s: &Scenario, opts: &Options) -> Duration {
+    if s.app.is_some() {
+        opts.duration.max(APP_MIN_DURATION)
+    } else {
+        opts.duration
+    }
+}
+
+/// Whether `s` runs in `mode`.
+pub fn runs_in(s: &Scenario, mode: Mode) -> bool {
+    s.modes.is_none_or(|m| m.contains(&mode))
+}
+
+/// Where the scenarios are served from: bench/php, or an app's own site.
+struct Sites<'a> {
+    bench: &'a Site,
+    apps: &'a mut Apps,
 }
 
 /// The peers that run `s`: its own list, filtered by --peers.
@@ -298,19 +358,68 @@ fn run_mode(
     place: &Placement,
     opts: &Options,
     ctx: &Context,
+    sites: Sites,
     post_body: &std::path::Path,
     out: &mut Outcome,
     progress: &mut Progress,
 ) -> Result<(), String> {
-    let mut needed: Vec<Peer> = opts
-        .scenarios
-        .iter()
-        .flat_map(|s| peers_of(s, opts))
-        .collect();
+    // One group per site, bench/php first: its peers run while the group's scenarios do.
+    let mut groups: Vec<(Option<App>, Vec<&'static Scenario>)> = Vec::new();
+    for &s in opts.scenarios.iter().filter(|s| runs_in(s, mode)) {
+        match groups.iter_mut().find(|(a, _)| *a == s.app) {
+            Some((_, v)) => v.push(s),
+            None => groups.push((s.app, vec![s])),
+        }
+    }
+    groups.sort_by_key(|(a, _)| *a);
+    for (app, group) in groups {
+        let (site, tag) = match app {
+            None => (sites.bench.clone(), mode.key().to_string()),
+            Some(a) => match sites.apps.site(a) {
+                Ok(site) => (site, format!("{}-{}", mode.key(), group[0].key)),
+                Err(e) => {
+                    for s in &group {
+                        for peer in peers_of(s, opts) {
+                            out.skipped.push(Skipped {
+                                mode,
+                                scenario: s.key,
+                                peer,
+                                reason: first_line(&e),
+                            });
+                        }
+                    }
+                    continue;
+                }
+            },
+        };
+        run_site(
+            mode, place, opts, ctx, &site, &tag, &group, post_body, out, progress,
+        )?;
+    }
+    Ok(())
+}
+
+/// The scenarios of one site in one mode: their peers started on it, checked, warmed up
+/// and measured round by round, then stopped.
+#[allow(clippy::too_many_arguments)]
+fn run_site(
+    mode: Mode,
+    place: &Placement,
+    opts: &Options,
+    ctx: &Context,
+    site: &Site,
+    tag: &str,
+    scenarios: &[&'static Scenario],
+    post_body: &std::path::Path,
+    out: &mut Outcome,
+    progress: &mut Progress,
+) -> Result<(), String> {
+    let mut needed: Vec<Peer> = scenarios.iter().flat_map(|s| peers_of(s, opts)).collect();
     needed.sort();
     needed.dedup();
     eprintln!(
-        "bench: {mode} mode: servers on CPUs {}, wrk on {}; {} PHP workers; starting {}",
+        "bench: {mode} mode, {}: servers on CPUs {}, wrk on {}; {} PHP workers; starting {}",
+        site.docroot.display(),
         if place.server_cpus.is_empty() {
             "all".into()
         } else {
@@ -330,13 +439,13 @@ fn run_mode(
     );
     let mut servers: BTreeMap<Peer, Server> = BTreeMap::new();
     for &peer in &needed {
-        match Server::start(peer, ctx, place, mode.key()) {
+        match Server::start(peer, ctx, site, place, tag) {
             Ok(s) => {
                 servers.insert(peer, s);
             }
             Err(e) => {
                 eprintln!("bench: {e}");
-                for s in opts.scenarios.iter().filter(|s| s.peers.contains(&peer)) {
+                for s in scenarios.iter().filter(|s| s.peers.contains(&peer)) {
                     out.skipped.push(Skipped {
                         mode,
                         scenario: s.key,
@@ -348,9 +457,13 @@ fn run_mode(
         }
     }
     for (peer, server) in &servers {
-        if peer.runs_php() {
+        // bench/php/opcache.php: only the synthetic site has it.
+        if peer.runs_php() && site.ready_path == "/hello.php" {
             match peer_info(server) {
-                Ok(info) => {
+                Ok(mut info) => {
+                    if info.build.is_empty() {
+                        info.build = machine::debian_php_build(*peer);
+                    }
                     if !info.opcache {
                         eprintln!("bench: warning: {} runs PHP without OPcache", peer.label());
                     }
@@ -362,7 +475,7 @@ fn run_mode(
     }
 
     let threads = wrk_threads(place, allowed_cpus().len());
-    for scenario in &opts.scenarios {
+    for scenario in scenarios {
         let mut peers = Vec::new();
         for peer in peers_of(scenario, opts) {
             let Some(server) = servers.get(&peer) else {
@@ -436,7 +549,7 @@ fn run_mode(
                         server,
                         scenario,
                         conns,
-                        opts.duration,
+                        duration_of(scenario, opts),
                         place,
                         threads,
                         post_body,
@@ -491,6 +604,7 @@ fn peer_info(server: &Server) -> Result<PeerInfo, String> {
         sapi: string("sapi"),
         version: string("version"),
         zts: flag("zts"),
+        build: string("build"),
     })
 }
 
@@ -578,6 +692,7 @@ pub fn scaling_counts(cpus: usize) -> Vec<usize> {
 fn run_scaling(
     opts: &Options,
     ctx: &Context,
+    bench: &Site,
     cpus: &[usize],
     progress: &mut Progress,
 ) -> Result<Vec<ScalingRow>, String> {
@@ -591,7 +706,7 @@ fn run_scaling(
             workers: 2 * k,
             io_threads: k,
         };
-        let server = Server::start(Peer::Uring, ctx, &place, &format!("scaling-{k}"))?;
+        let server = Server::start(Peer::Uring, ctx, bench, &place, &format!("scaling-{k}"))?;
         let conns = (32 * k).max(64);
         let threads = if place.client_cpus.is_empty() {
             cpus.len().clamp(1, 4)

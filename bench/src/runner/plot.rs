@@ -37,11 +37,14 @@ fn register_font() -> Result<(), String> {
 fn color(p: Peer) -> RGBColor {
     match p {
         Peer::Uring => RGBColor(214, 39, 40),
+        Peer::Uring82 => RGBColor(140, 86, 75),
         Peer::UringEpoll => RGBColor(255, 127, 14),
         Peer::Hyper => RGBColor(31, 119, 180),
         Peer::NginxFpm => RGBColor(44, 160, 44),
         Peer::PhpServer => RGBColor(127, 127, 127),
         Peer::UringStub => RGBColor(148, 103, 189),
+        Peer::UringCache => RGBColor(140, 86, 75),
+        Peer::NginxCache => RGBColor(23, 190, 207),
     }
 }
 

@@ -148,6 +148,31 @@ pub fn checks(out: &Outcome, opts: &Options) -> Vec<Check> {
                 });
             }
         }
+        // Issue 12: on real applications, p99 no worse than php-fpm's.
+        for sc in SCENARIOS
+            .iter()
+            .filter(|s| s.app.is_some() && opts.scenarios.iter().any(|o| o.key == s.key))
+        {
+            for c in super::conns_of(sc, opts) {
+                if let (Some(u), Some(n)) = (
+                    get(mode, sc.key, Peer::Uring, c),
+                    get(mode, sc.key, Peer::NginxFpm, c),
+                ) {
+                    v.push(Check {
+                        target: "real apps: p99 no worse than nginx + php-fpm (issue 12)",
+                        mode,
+                        conns: c,
+                        measured: format!(
+                            "{}: {} vs {}",
+                            sc.title,
+                            fmt_us(u.p99_us),
+                            fmt_us(n.p99_us)
+                        ),
+                        met: u.p99_us <= n.p99_us,
+                    });
+                }
+            }
+        }
         // Issue 4: h2 hello.php ≥ 4× nginx + php-fpm (h2load -c16 -m10).
         if let Some(h2) = super::scenarios::scenario("h2-hello").and_then(|s| s.h2) {
             for &c in h2.connections {
@@ -238,6 +263,34 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
         let _ = writeln!(w);
     }
 
+    // ---- real applications ----
+    let apps = real_apps(out, opts);
+    if !apps.is_empty() {
+        let _ = writeln!(w, "## Real applications (issue 12)\n");
+        let _ = writeln!(
+            w,
+            "Debian's packages (scripts/install-apps.sh) and the two framework apps of tests/apps/, each page \
+             anonymous, served by uring_php and by nginx + php-fpm from the same copy, side by side, round by round \
+             ({}). Ratios are uring_php's over nginx + php-fpm's: req/s above 1 and p99 below 1 favour uring_php.\n",
+            out.placements
+                .iter()
+                .filter(|(m, _)| *m == Mode::Shared)
+                .map(|(_, p)| format!("{} PHP workers / php-fpm children each", p.workers))
+                .next()
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            w,
+            "| app | conns | req/s uring_php | req/s nginx+fpm | req/s × | p50 uring_php | p50 nginx+fpm | p99 uring_php | p99 nginx+fpm | p99 × | CPU-µs/req uring_php | nginx+fpm |"
+        );
+        let _ = writeln!(
+            w,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        w.push_str(&apps);
+        let _ = writeln!(w);
+    }
+
     // ---- summary ----
     let summary = summary(out, opts);
     if !summary.is_empty() {
@@ -253,6 +306,42 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
         );
         let _ = writeln!(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
         w.push_str(&summary);
+        let _ = writeln!(w);
+    }
+
+    // ---- PHP versions ----
+    let versions = versions(out, opts);
+    if !versions.is_empty() {
+        let version_of = |p: Peer| {
+            out.peer_info
+                .get(&p)
+                .map_or("?".to_string(), |i| i.version.clone())
+        };
+        let (a, b, f) = (
+            version_of(Peer::Uring),
+            version_of(Peer::Uring82),
+            version_of(Peer::NginxFpm),
+        );
+        let _ = writeln!(
+            w,
+            "## PHP versions: the server's share and PHP's
+"
+        );
+        let _ = writeln!(
+            w,
+            "The same uring_php on PHP {a} and on PHP {b}, and nginx + php-fpm (PHP {f}), side by side. \
+             uring_php {b} against php-fpm {f} is the server's share (same PHP version where the two agree); \
+             uring_php {a} against {b} is PHP's (same server).\n"
+        );
+        let _ = writeln!(
+            w,
+            "| scenario | mode | conns | uring_php {a} req/s | uring_php {b} req/s | nginx+fpm {f} req/s | {a} ÷ {b} | uring {b} ÷ fpm | uring {a} ÷ fpm | CPU-µs/req {a} | {b} | fpm |"
+        );
+        let _ = writeln!(
+            w,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        w.push_str(&versions);
         let _ = writeln!(w);
     }
 
@@ -286,7 +375,8 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
     let _ = writeln!(w, "## Method\n");
     let _ = writeln!(
         w,
-        "- Every peer listens on 127.0.0.1 with the same document root (`bench/php/`), the same php.ini settings \
+        "- Every peer listens on 127.0.0.1 with the same document root (`bench/php/`; for a real application, that \
+         app's copy in the run's temp dir, see bench/src/runner/apps.rs), the same php.ini settings \
          (uring_php's built-in defaults, `uring_php::php::ini::DEFAULTS`, written into php-fpm's and php -S's php.ini: \
          OPcache on, JIT off) and the same number of PHP workers (php-fpm: `pm = static` with as many children). \
          uring_php and the hyper variant run with QUEUE_CAPACITY={q}, php-fpm with listen.backlog = {q}, so no \
@@ -344,7 +434,7 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
              Per-run figures are in results.csv (`other_cpu_s`, `steal_s`)."
         );
     }
-    let _ = writeln!(w, "\nPeers:\n\n| peer | what it is | PHP as it reports itself (bench/php/opcache.php) |\n|---|---|---|");
+    let _ = writeln!(w, "\nPeers:\n\n| peer | what it is | PHP as it reports itself (bench/php/opcache.php) | PHP build |\n|---|---|---|---|");
     for p in Peer::ALL.into_iter().filter(|p| opts.peers.contains(p)) {
         if !out.samples.iter().any(|s| s.peer == p) {
             continue;
@@ -359,7 +449,18 @@ pub fn render(opts: &Options, m: &Machine, out: &Outcome, plots: &[PlotFile]) ->
                 if i.jit { "on" } else { "off" }
             )
         });
-        let _ = writeln!(w, "| {} | {} | {} |", p.label(), p.describe(), info);
+        let build = out
+            .peer_info
+            .get(&p)
+            .map_or("—".to_string(), |i| i.build.replace('|', "\\|"));
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {} |",
+            p.label(),
+            p.describe(),
+            info,
+            build
+        );
     }
     let _ = writeln!(w);
 
@@ -491,7 +592,7 @@ fn summary(out: &Outcome, opts: &Options) -> String {
         .filter(|s| opts.scenarios.iter().any(|o| o.key == s.key))
     {
         for (mode, _) in &out.placements {
-            for &c in &opts.conns {
+            for c in super::conns_of(sc, opts) {
                 let Some(u) = stats::find(&out.samples, *mode, sc.key, Peer::Uring, c) else {
                     continue;
                 };
@@ -513,6 +614,81 @@ fn summary(out: &Outcome, opts: &Options) -> String {
                     u.cpu_us_per_req,
                     cpu(&h),
                     cpu(&n),
+                );
+            }
+        }
+    }
+    w
+}
+
+/// One line per app scenario × mode × connections where both uring_php and nginx + php-fpm ran.
+fn real_apps(out: &Outcome, opts: &Options) -> String {
+    let mut w = String::new();
+    for sc in SCENARIOS
+        .iter()
+        .filter(|s| s.app.is_some() && opts.scenarios.iter().any(|o| o.key == s.key))
+    {
+        for (mode, _) in &out.placements {
+            for c in super::conns_of(sc, opts) {
+                let (Some(u), Some(n)) = (
+                    stats::find(&out.samples, *mode, sc.key, Peer::Uring, c),
+                    stats::find(&out.samples, *mode, sc.key, Peer::NginxFpm, c),
+                ) else {
+                    continue;
+                };
+                let _ = writeln!(
+                    w,
+                    "| {} | {c} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |",
+                    sc.title,
+                    fmt_rps(u.rps),
+                    fmt_rps(n.rps),
+                    fmt_ratio(ratio(u.rps, n.rps)),
+                    fmt_us(u.p50_us),
+                    fmt_us(n.p50_us),
+                    fmt_us(u.p99_us),
+                    fmt_us(n.p99_us),
+                    fmt_ratio(ratio(u.p99_us, n.p99_us)),
+                    u.cpu_us_per_req,
+                    n.cpu_us_per_req,
+                );
+            }
+        }
+    }
+    w
+}
+
+/// One line per PHP scenario × mode × connections where uring_php ran on both PHP builds.
+fn versions(out: &Outcome, opts: &Options) -> String {
+    let mut w = String::new();
+    for sc in SCENARIOS
+        .iter()
+        .filter(|s| opts.scenarios.iter().any(|o| o.key == s.key))
+    {
+        for (mode, _) in &out.placements {
+            for &c in &opts.conns {
+                let get = |p| stats::find(&out.samples, *mode, sc.key, p, c);
+                let (Some(a), Some(b)) = (get(Peer::Uring), get(Peer::Uring82)) else {
+                    continue;
+                };
+                let n = get(Peer::NginxFpm);
+                let over_fpm = |x: &Point| {
+                    n.as_ref()
+                        .map_or("–".into(), |n| fmt_ratio(ratio(x.rps, n.rps)))
+                };
+                let _ = writeln!(
+                    w,
+                    "| {} | {mode} | {c} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |",
+                    sc.title,
+                    fmt_rps(a.rps),
+                    fmt_rps(b.rps),
+                    n.as_ref().map_or("–".into(), |n| fmt_rps(n.rps)),
+                    fmt_ratio(ratio(a.rps, b.rps)),
+                    over_fpm(&b),
+                    over_fpm(&a),
+                    a.cpu_us_per_req,
+                    b.cpu_us_per_req,
+                    n.as_ref()
+                        .map_or("–".into(), |n| format!("{:.1}", n.cpu_us_per_req)),
                 );
             }
         }

@@ -1,36 +1,50 @@
 //! The peers and the scenarios, and how to tell a correct answer.
 
+use super::apps::App;
 use super::probe::Answer;
+use super::stats::Mode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Peer {
     Uring,
+    /// The same server built against PHP 8.2 (the default build is 8.4).
+    Uring82,
     UringEpoll,
     Hyper,
     NginxFpm,
     PhpServer,
     UringStub,
+    /// uring_php with its response cache on (RESPONSE_CACHE_SIZE, RESPONSE_CACHE_TTL).
+    UringCache,
+    /// nginx + php-fpm with fastcgi_cache as WordPress guides set it up.
+    NginxCache,
 }
 
 impl Peer {
-    pub const ALL: [Peer; 6] = [
+    pub const ALL: [Peer; 9] = [
         Peer::Uring,
+        Peer::Uring82,
         Peer::UringEpoll,
         Peer::Hyper,
         Peer::NginxFpm,
         Peer::PhpServer,
         Peer::UringStub,
+        Peer::UringCache,
+        Peer::NginxCache,
     ];
 
     /// Name on the command line and in results.csv.
     pub fn key(self) -> &'static str {
         match self {
             Peer::Uring => "uring",
+            Peer::Uring82 => "uring-8.2",
             Peer::UringEpoll => "uring-epoll",
             Peer::Hyper => "hyper",
             Peer::NginxFpm => "nginx-fpm",
             Peer::PhpServer => "php-s",
             Peer::UringStub => "uring-stub",
+            Peer::UringCache => "uring-cache",
+            Peer::NginxCache => "nginx-cache",
         }
     }
 
@@ -38,17 +52,24 @@ impl Peer {
     pub fn label(self) -> &'static str {
         match self {
             Peer::Uring => "uring_php (io_uring)",
+            Peer::Uring82 => "uring_php on PHP 8.2 (io_uring)",
             Peer::UringEpoll => "uring_php (epoll)",
             Peer::Hyper => "hyper variant",
             Peer::NginxFpm => "nginx + php-fpm",
             Peer::PhpServer => "php -S",
             Peer::UringStub => "uring_php EXECUTOR=stub",
+            Peer::UringCache => "uring_php + response cache",
+            Peer::NginxCache => "nginx fastcgi_cache + php-fpm",
         }
     }
 
     pub fn describe(self) -> &'static str {
         match self {
             Peer::Uring => "the server under test, IO_DRIVER=io-uring",
+            Peer::Uring82 => {
+                "the same server built against PHP 8.2 (`PHP_VERSION=8.2 scripts/build-php.sh`, target/php8.2), IO_DRIVER=io-uring: \
+                 beside php8.2-fpm it tells the server's share from PHP's"
+            }
             Peer::UringEpoll => "the same binary forced onto monoio's epoll driver (IO_DRIVER=epoll)",
             Peer::Hyper => {
                 "bench/src/hyper_variant: uring_php's PHP engine, queue and workers behind tokio (multi-thread) + hyper 1"
@@ -56,6 +77,10 @@ impl Peer {
             Peer::NginxFpm => "Debian's nginx (FastCGI over a unix socket) + Debian's php-fpm (NTS), pm = static",
             Peer::PhpServer => "Debian's PHP CLI built-in server: single-threaded, one request at a time",
             Peer::UringStub => "uring_php with EXECUTOR=stub: PHP routes answered without PHP (the HTTP layer alone)",
+            Peer::UringCache => "uring_php (io_uring) with RESPONSE_CACHE_SIZE=256M, RESPONSE_CACHE_TTL=60m (default bypass cookies)",
+            Peer::NginxCache => {
+                "nginx-fpm plus fastcgi_cache as WordPress guides configure it: keys_zone 100m, key $scheme$request_method$host$request_uri, fastcgi_cache_valid 200 60m, cache_lock, use_stale, skip on POST, query strings, wp-admin/wp-*.php URLs and WordPress's login/comment cookies"
+            }
         }
     }
 
@@ -71,7 +96,12 @@ impl Peer {
     pub fn takes_cpu_affinity(self) -> bool {
         matches!(
             self,
-            Peer::Uring | Peer::UringEpoll | Peer::UringStub | Peer::Hyper
+            Peer::Uring
+                | Peer::Uring82
+                | Peer::UringEpoll
+                | Peer::UringStub
+                | Peer::Hyper
+                | Peer::UringCache
         )
     }
 }
@@ -93,10 +123,50 @@ pub struct Scenario {
     pub h2: Option<H2>,
     pub peers: &'static [Peer],
     pub describe: &'static str,
+    /// A real application's page, served from that app's own site (bench/src/runner/apps.rs)
+    /// instead of bench/php.
+    pub app: Option<App>,
+    /// Runs at these connection counts only, whatever --conns says.
+    pub conns: Option<&'static [usize]>,
+    /// Runs in these modes only.
+    pub modes: Option<&'static [Mode]>,
 }
 
-const PHP_PEERS: &[Peer] = &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm];
+const PHP_PEERS: &[Peer] = &[
+    Peer::Uring,
+    Peer::Uring82,
+    Peer::UringEpoll,
+    Peer::Hyper,
+    Peer::NginxFpm,
+];
 const STATIC_PEERS: &[Peer] = &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm];
+
+/// The real applications: 4 PHP workers on each side (shared mode, 2 CPUs × 2), as in
+/// issue 12, at 16 and 64 connections, against nginx + php-fpm only.
+const APP_CONNS: &[usize] = &[16, 64];
+const APP_MODES: &[Mode] = &[Mode::Shared];
+const APP_PEERS: &[Peer] = &[Peer::Uring, Peer::NginxFpm];
+
+const fn app(
+    key: &'static str,
+    title: &'static str,
+    path: &'static str,
+    app: App,
+    describe: &'static str,
+) -> Scenario {
+    Scenario {
+        key,
+        title,
+        path,
+        post: false,
+        h2: None,
+        peers: APP_PEERS,
+        describe,
+        app: Some(app),
+        conns: Some(APP_CONNS),
+        modes: Some(APP_MODES),
+    }
+}
 
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
@@ -105,8 +175,11 @@ pub const SCENARIOS: &[Scenario] = &[
         path: "/hello.php",
         post: false,
         h2: None,
-        peers: &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer, Peer::UringStub],
+        peers: &[Peer::Uring, Peer::Uring82, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer, Peer::UringStub],
         describe: "`echo \"Hello, World!\"`: the cost of a PHP request itself",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "page",
@@ -114,8 +187,11 @@ pub const SCENARIOS: &[Scenario] = &[
         path: "/page.php",
         post: false,
         h2: None,
-        peers: &[Peer::Uring, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer],
+        peers: &[Peer::Uring, Peer::Uring82, Peer::UringEpoll, Peer::Hyper, Peer::NginxFpm, Peer::PhpServer],
         describe: "page.php: an autoloader pulls in 23 class files, a small kernel builds a catalog of 120 objects, sorts, filters and renders ~20 KiB of HTML",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "api",
@@ -125,6 +201,9 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: None,
         peers: PHP_PEERS,
         describe: "api.php: a 10 KiB JSON POST body read from php://input, decoded, aggregated, answered as JSON",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "static-1k",
@@ -134,6 +213,9 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: None,
         peers: STATIC_PEERS,
         describe: "static/1k.txt",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "static-100k",
@@ -143,6 +225,33 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: None,
         peers: STATIC_PEERS,
         describe: "static/100k.txt",
+        app: None,
+        conns: None,
+        modes: None,
+    },
+    Scenario {
+        key: "cached-page",
+        title: "realistic page, response cache",
+        path: "/page.php",
+        post: false,
+        h2: None,
+        peers: &[Peer::UringCache, Peer::NginxCache, Peer::Uring, Peer::NginxFpm],
+        describe: "page.php (~20 KiB, no caching headers, like WordPress's front page) with each server's page cache on (60 min TTL, as fastcgi_cache_valid) and, for reference, both uncached",
+        app: None,
+        conns: None,
+        modes: None,
+    },
+    Scenario {
+        key: "cache-miss",
+        title: "hello.php never storable, response cache on",
+        path: "/uncacheable.php",
+        post: false,
+        h2: None,
+        peers: &[Peer::Uring, Peer::UringCache],
+        describe: "uncacheable.php (hello.php with Cache-Control: private): every request takes the cache's miss path (lookup, coalescing, refused store) — its cost against the cache off",
+        app: None,
+        conns: None,
+        modes: None,
     },
     Scenario {
         key: "h2-hello",
@@ -152,7 +261,24 @@ pub const SCENARIOS: &[Scenario] = &[
         h2: Some(H2 { connections: &[16], streams: 10 }),
         peers: &[Peer::Uring, Peer::Hyper, Peer::NginxFpm],
         describe: "hello.php over HTTP/2 (cleartext, prior knowledge), h2load -c16 -m10 (issue 4); a peer without h2c is left out",
+        app: None,
+        conns: None,
+        modes: None,
     },
+    app("wordpress", "WordPress 6.1 front page", "/", App::WordPress,
+        "Debian's WordPress 6.1 (theme twentytwentythree) on MariaDB: the front page with ten posts, anonymous"),
+    app("mediawiki", "MediaWiki 1.39 main page", "/index.php?title=Main_Page", App::MediaWiki,
+        "Debian's MediaWiki 1.39 on SQLite: the main page, anonymous"),
+    app("dokuwiki", "DokuWiki start page", "/doku.php", App::DokuWiki,
+        "Debian's DokuWiki: the start page (Debian's welcome text), anonymous (DokuWiki starts a session)"),
+    app("phpmyadmin", "phpMyAdmin 5.2 login page", "/index.php", App::PhpMyAdmin,
+        "Debian's phpMyAdmin 5.2: the login page an anonymous visitor gets (a session)"),
+    app("adminer", "Adminer 4.8 login page", "/", App::Adminer,
+        "Debian's Adminer 4.8 as Debian serves it (/etc/adminer/conf.php): the login page (a session)"),
+    app("symfony", "Symfony 5.4 page", "/hello/bench", App::Symfony,
+        "tests/apps/symfony, built from Debian's php-symfony-* packages: a Twig page through the full kernel, no session"),
+    app("laravel", "Laravel 8 page", "/hello/bench", App::Laravel,
+        "tests/apps/laravel, built from Debian's php-laravel-framework: a Blade page through the HTTP kernel, no session"),
 ];
 
 pub fn scenario(key: &str) -> Option<&'static Scenario> {
@@ -187,13 +313,16 @@ pub fn api_body() -> Vec<u8> {
 
 /// Whether `a` is the right answer for `s` (so no error page is ever measured).
 pub fn check(s: &Scenario, a: &Answer) -> Result<(), String> {
+    if let Some(app) = s.app {
+        return super::apps::check(app, a);
+    }
     if a.status != 200 {
         return Err(format!("status {} (body: {:.200})", a.status, a.text()));
     }
     let body = a.text();
     let ok = match s.key {
-        "hello" | "h2-hello" => body == "Hello, World!",
-        "page" => {
+        "hello" | "h2-hello" | "cache-miss" => body == "Hello, World!",
+        "page" | "cached-page" => {
             a.body.len() > 18 * 1024 && body.ends_with("</html>\n") && body.contains("data-id=")
         }
         "api" => {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use super::apps::Site;
 use super::scenarios::Peer;
 use super::{cpu_list, probe, procfs};
 
@@ -40,8 +41,8 @@ pub struct Placement {
 /// What every server needs to know.
 pub struct Context {
     pub bin_dir: PathBuf,
-    /// Canonical, so every peer sees the same DOCUMENT_ROOT / SCRIPT_FILENAME.
-    pub docroot: PathBuf,
+    /// Where the uring-8.2 peer's binary is.
+    pub bin_dir_82: PathBuf,
     /// The run's temp dir (configs, logs, sockets).
     pub tmp: PathBuf,
 }
@@ -60,6 +61,7 @@ impl Server {
     pub fn start(
         peer: Peer,
         ctx: &Context,
+        site: &Site,
         place: &Placement,
         tag: &str,
     ) -> Result<Server, String> {
@@ -71,18 +73,23 @@ impl Server {
             let addr: SocketAddr = ([127, 0, 0, 1], port).into();
             let mut h2_addr = addr;
             let children = match peer {
-                Peer::Uring | Peer::UringEpoll | Peer::UringStub | Peer::Hyper => {
-                    vec![spawn_rust(peer, ctx, place, addr, &dir)?]
+                Peer::Uring
+                | Peer::Uring82
+                | Peer::UringEpoll
+                | Peer::UringStub
+                | Peer::Hyper
+                | Peer::UringCache => {
+                    vec![spawn_rust(peer, ctx, site, place, addr, &dir)?]
                 }
-                Peer::NginxFpm => {
+                Peer::NginxFpm | Peer::NginxCache => {
                     let mut h2_port = free_port()?;
                     while h2_port == port {
                         h2_port = free_port()?;
                     }
                     h2_addr = ([127, 0, 0, 1], h2_port).into();
-                    spawn_nginx_fpm(ctx, place, port, h2_port, &dir)?
+                    spawn_nginx_fpm(site, place, port, h2_port, &dir, peer == Peer::NginxCache)?
                 }
-                Peer::PhpServer => vec![spawn_php_server(ctx, place, addr, &dir)?],
+                Peer::PhpServer => vec![spawn_php_server(site, place, addr, &dir)?],
             };
             let mut server = Server {
                 peer,
@@ -91,7 +98,7 @@ impl Server {
                 children,
                 dir: dir.clone(),
             };
-            match server.wait_ready() {
+            match server.wait_ready(&site.ready_path) {
                 Ok(()) => return Ok(server),
                 Err(e) => {
                     last = format!("{e}\n{}", server.logs());
@@ -106,7 +113,7 @@ impl Server {
         self.children.iter().map(|c| c.id()).collect()
     }
 
-    fn wait_ready(&mut self) -> Result<(), String> {
+    fn wait_ready(&mut self, path: &str) -> Result<(), String> {
         let deadline = Instant::now() + READY_TIMEOUT;
         let mut last = String::from("no attempt");
         while Instant::now() < deadline {
@@ -115,7 +122,7 @@ impl Server {
                     return Err(format!("exited at startup ({status})"));
                 }
             }
-            match probe::get(self.addr, "/hello.php") {
+            match probe::get(self.addr, path) {
                 Ok(a) if a.status == 200 => return Ok(()),
                 Ok(a) => last = format!("status {}", a.status),
                 Err(e) => last = e,
@@ -233,20 +240,29 @@ fn pinned(prog: &str, cpus: &[usize]) -> Command {
 fn spawn_rust(
     peer: Peer,
     ctx: &Context,
+    site: &Site,
     place: &Placement,
     addr: SocketAddr,
     dir: &Path,
 ) -> Result<Child, String> {
-    let bin = ctx.bin_dir.join(if peer == Peer::Hyper {
-        "hyper_variant"
-    } else {
-        "uring_php"
-    });
+    let bin = match peer {
+        Peer::Hyper => ctx.bin_dir.join("hyper_variant"),
+        Peer::Uring82 => ctx.bin_dir_82.join("uring_php"),
+        _ => ctx.bin_dir.join("uring_php"),
+    };
     if !bin.exists() {
-        return Err(format!(
-            "{} is missing: build it with `cargo build --release -p uring_php -p uring-bench`",
-            bin.display()
-        ));
+        return Err(if peer == Peer::Uring82 {
+            format!(
+                "{} is missing: build it with `PHP_CONFIG=$(PHP_VERSION=8.2 scripts/build-php.sh | tail -n1)/bin/php-config \
+                 CARGO_TARGET_DIR=target/php8.2 cargo build --release -p uring_php` (bench/run does)",
+                bin.display()
+            )
+        } else {
+            format!(
+                "{} is missing: build it with `cargo build --release -p uring_php -p uring-bench`",
+                bin.display()
+            )
+        });
     }
     let cpus = if place.server_cpus.is_empty() {
         super::allowed_cpus()
@@ -260,8 +276,11 @@ fn spawn_rust(
         Command::new(&bin)
     };
     clean(&mut cmd);
+    fs::create_dir_all(dir.join("sessions")).map_err(|e| e.to_string())?;
     cmd.env("LISTEN_ADDR", addr.to_string())
-        .env("DOCUMENT_ROOT", &ctx.docroot)
+        .env("DOCUMENT_ROOT", &site.docroot)
+        // As php-fpm's php.ini below: a session directory of the server's own.
+        .env("PHP_INI_SESSION__SAVE_PATH", dir.join("sessions"))
         .env("PHP_WORKERS", place.workers.to_string())
         // Deep enough that no connection count here meets a full queue (503): nginx
         // queues in php-fpm's listen backlog (4096) the same way.
@@ -270,8 +289,11 @@ fn spawn_rust(
         .env("LOG_LEVEL", "warn")
         .env("LOG_FORMAT", "json")
         .env("TMPDIR", dir);
+    if site.front_controller {
+        cmd.env("INDEX_FILE", "index.php");
+    }
     match peer {
-        Peer::Uring => {
+        Peer::Uring | Peer::Uring82 => {
             cmd.env("IO_DRIVER", "io-uring");
         }
         Peer::UringEpoll => {
@@ -279,6 +301,11 @@ fn spawn_rust(
         }
         Peer::UringStub => {
             cmd.env("IO_DRIVER", "io-uring").env("EXECUTOR", "stub");
+        }
+        Peer::UringCache => {
+            cmd.env("IO_DRIVER", "io-uring")
+                .env("RESPONSE_CACHE_SIZE", "256M")
+                .env("RESPONSE_CACHE_TTL", "60m");
         }
         _ => {}
     }
@@ -289,7 +316,7 @@ fn spawn_rust(
 }
 
 fn spawn_php_server(
-    ctx: &Context,
+    site: &Site,
     place: &Placement,
     addr: SocketAddr,
     dir: &Path,
@@ -304,7 +331,7 @@ fn spawn_php_server(
         .arg("-S")
         .arg(addr.to_string())
         .arg("-t")
-        .arg(&ctx.docroot);
+        .arg(&site.docroot);
     let (out, err) = log_file(dir, "php-server")?;
     cmd.stdout(out).stderr(err);
     cmd.spawn()
@@ -341,11 +368,12 @@ fn ini_quote(v: &str) -> String {
 }
 
 fn spawn_nginx_fpm(
-    ctx: &Context,
+    site: &Site,
     place: &Placement,
     port: u16,
     h2_port: u16,
     dir: &Path,
+    page_cache: bool,
 ) -> Result<Vec<Child>, String> {
     for bin in [NGINX_BIN, PHP_FPM_BIN] {
         if !Path::new(bin).exists() {
@@ -354,7 +382,14 @@ fn spawn_nginx_fpm(
             ));
         }
     }
-    for sub in ["client_body", "fastcgi", "proxy", "uwsgi", "scgi"] {
+    for sub in [
+        "client_body",
+        "fastcgi",
+        "proxy",
+        "uwsgi",
+        "scgi",
+        "fastcgi_cache",
+    ] {
         fs::create_dir_all(dir.join(sub)).map_err(|e| e.to_string())?;
     }
     write_php_ini(dir)?;
@@ -402,17 +437,38 @@ fn spawn_nginx_fpm(
         thread::sleep(Duration::from_millis(20));
     }
 
+    let cache = if page_cache {
+        NGINX_FASTCGI_CACHE_LOCATION
+    } else {
+        ""
+    };
+    let front = if site.front_controller {
+        NGINX_FRONT_CONTROLLER
+    } else {
+        ""
+    };
+    let server = NGINX_SERVER
+        .replace("@CACHE@", cache)
+        .replace("@FRONT@", front);
     let conf = NGINX_CONF
-        .replace("@SERVER@", NGINX_SERVER)
+        .replace(
+            "@HTTP_CACHE@",
+            if page_cache {
+                NGINX_FASTCGI_CACHE_HTTP
+            } else {
+                ""
+            },
+        )
+        .replace("@SERVER@", &server)
         .replace(
             "@SERVER_H2@",
-            &NGINX_SERVER.replace("@PORT@ backlog=4096", "@H2PORT@ http2 backlog=4096"),
+            &server.replace("@PORT@ backlog=4096", "@H2PORT@ http2 backlog=4096"),
         )
         .replace("@H2PORT@", &h2_port.to_string())
         .replace("@USER@", if is_root() { "user root;\n" } else { "" })
         .replace("@WORKERS@", &place.io_threads.to_string())
         .replace("@ROOT@", &d.to_string())
-        .replace("@DOCROOT@", &ctx.docroot.display().to_string())
+        .replace("@DOCROOT@", &site.docroot.display().to_string())
         .replace("@SOCKET@", &socket.display().to_string())
         .replace("@PORT@", &port.to_string())
         .replace("@MIME_TYPES@", MIME_TYPES)
@@ -464,7 +520,7 @@ http {
     scgi_temp_path "@ROOT@/scgi";
     server_tokens off;
     client_max_body_size 8m;
-
+@HTTP_CACHE@
 @SERVER@
 @SERVER_H2@
 }
@@ -477,7 +533,7 @@ const NGINX_SERVER: &str = r#"    server {
         server_name localhost;
         root "@DOCROOT@";
         index index.php index.html;
-
+@FRONT@
         location ~ [^/]\.php(/|$) {
             fastcgi_split_path_info ^(.+?\.php)(/.*)$;
             try_files $fastcgi_script_name =404;
@@ -487,6 +543,48 @@ const NGINX_SERVER: &str = r#"    server {
             fastcgi_param PATH_INFO $path_info;
             fastcgi_param HTTP_HOST $http_host;
             fastcgi_pass "unix:@SOCKET@";
-        }
+@CACHE@        }
     }
+"#;
+
+/// fastcgi_cache as the common WordPress guides set it up (nginx's own "9 tips for
+/// WordPress", EasyEngine, WordOps): a shared-memory key zone, the cache files on disk,
+/// one hour for 200s, the lock and stale options, and skipping POSTs, query strings,
+/// admin/login URLs and WordPress's login and comment cookies. Its TTL and cookies
+/// match the uring-cache peer's settings.
+const NGINX_FASTCGI_CACHE_HTTP: &str = r#"
+    fastcgi_cache_path "@ROOT@/fastcgi_cache" levels=1:2 keys_zone=WORDPRESS:100m inactive=60m max_size=256m;
+    fastcgi_cache_key "$scheme$request_method$host$request_uri";
+    fastcgi_cache_use_stale error timeout updating invalid_header http_500 http_503;
+    fastcgi_cache_background_update on;
+    fastcgi_cache_lock on;
+    fastcgi_ignore_headers Cache-Control Expires;
+    map $request_method $skip_method { POST 1; default 0; }
+    map $http_cookie $skip_cookie {
+        "~*comment_author|wordpress_[a-f0-9]+|wp-postpass|wordpress_no_cache|wordpress_logged_in|PHPSESSID" 1;
+        default 0;
+    }
+    map $request_uri $skip_uri {
+        "~*/wp-admin/|/xmlrpc.php|wp-.*\.php|/feed/|sitemap(_index)?\.xml" 1;
+        default 0;
+    }
+    map $query_string $skip_query { "" 0; default 1; }
+"#;
+
+const NGINX_FASTCGI_CACHE_LOCATION: &str = r#"            set $skip_cache 0;
+            if ($skip_method) { set $skip_cache 1; }
+            if ($skip_cookie) { set $skip_cache 1; }
+            if ($skip_uri) { set $skip_cache 1; }
+            if ($skip_query) { set $skip_cache 1; }
+            fastcgi_cache_bypass $skip_cache;
+            fastcgi_no_cache $skip_cache;
+            fastcgi_cache WORDPRESS;
+            fastcgi_cache_valid 200 301 404 60m;
+            add_header X-Cache $upstream_cache_status;
+"#;
+
+/// uring_php's INDEX_FILE=index.php: `try_files $uri $uri/ /index.php$is_args$args`.
+const NGINX_FRONT_CONTROLLER: &str = r#"        location / {
+            try_files $uri $uri/ /index.php$is_args$args;
+        }
 "#;

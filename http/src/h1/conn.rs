@@ -4,6 +4,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::pin::pin;
 use std::time::Duration;
 
@@ -29,6 +30,9 @@ pub struct ConnInfo {
     pub local_addr: SocketAddr,
     /// Whether the bytes arrived over TLS.
     pub tls: bool,
+    /// The connection's socket, handed to HTTP/1.x requests as [`Request::conn_fd`] so
+    /// the application can notice a client that hangs up while it works.
+    pub fd: Option<RawFd>,
 }
 
 /// Reads are made with at least this much free room in the read buffer.
@@ -143,6 +147,7 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
                 remote_addr: info.remote_addr,
                 local_addr: info.local_addr,
                 tls: info.tls,
+                conn_fd: info.fd,
             };
             let (resp, body_unread) = match writer {
                 None => (service.call(req).await, false),

@@ -33,6 +33,7 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             status,
             headers,
             body,
+            ..
         } = resp;
         let status = if (100..=999).contains(&status) {
             status
@@ -79,7 +80,12 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             match body {
                 Body::Empty => self.write_wbuf().await?,
                 Body::Bytes(bytes) => self.write_bytes_body(bytes).await?,
-                Body::File { file, offset, len } => self.write_file_body(file, offset, len).await?,
+                Body::File {
+                    file,
+                    offset,
+                    len,
+                    guard: _kept_until_sent,
+                } => self.write_file_body(file, offset, len).await?,
                 Body::Stream(stream) => {
                     self.write_stream_body(stream, framing == Framing::Chunked)
                         .await?

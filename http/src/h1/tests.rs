@@ -170,6 +170,7 @@ impl Service for TestService {
                     file: Rc::new(file),
                     offset: 10,
                     len: len as u64,
+                    guard: None,
                 }
             }
             p if p.starts_with("/status/") => {
@@ -216,6 +217,7 @@ fn info() -> ConnInfo {
         remote_addr: "127.0.0.1:5555".parse().unwrap(),
         local_addr: "127.0.0.1:80".parse().unwrap(),
         tls: false,
+        fd: None,
     }
 }
 

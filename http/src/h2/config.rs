@@ -46,6 +46,11 @@ pub struct H2Config {
     pub handshake_timeout: Duration,
     /// A connection with no open stream is closed (GOAWAY) after this long.
     pub idle_timeout: Duration,
+    /// After a graceful GOAWAY (idle timeout, shutdown) the server waits for the
+    /// client's answer to its PING before it closes; a client that never answers is cut
+    /// off this long after the GOAWAY once no stream is open, so ignoring PING cannot
+    /// hold a connection (and its fd) open for ever.
+    pub goaway_grace: Duration,
     /// Longest wait for each DATA frame of a request body (→ 408).
     pub body_timeout: Duration,
     /// Longest wait for the client to open its flow-control window for a response.
@@ -81,6 +86,7 @@ impl H2Config {
             spool: h1.spool.clone(),
             handshake_timeout: h1.header_timeout,
             idle_timeout: h1.idle_timeout,
+            goaway_grace: Duration::from_secs(5),
             body_timeout: h1.body_timeout,
             write_timeout: h1.write_timeout,
             server_header: h1.server_header.clone(),

@@ -76,8 +76,13 @@ where
     let mut shutdown_signal = pin!(shutdown.triggered());
     let mut idle = pin!(monoio::time::sleep(cfg.idle_timeout));
     let mut closing = false;
+    // Armed when the connection starts to close: past it, a connection with no open
+    // stream is closed whatever the client does (first GOAWAY without waiting for the
+    // PING answer, then, if even that cannot be written, the socket).
+    let mut closing_deadline: Option<std::pin::Pin<Box<monoio::time::Sleep>>> = None;
+    let mut forced = false;
     let mut opened = 0usize;
-    let mut reset_early = 0usize;
+    let mut wasted = 0usize;
 
     loop {
         let event = poll_fn(|cx| {
@@ -92,6 +97,11 @@ where
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Event::Closed(Some(e))),
                 Poll::Ready(None) => return Poll::Ready(Event::Closed(None)),
                 Poll::Pending => {}
+            }
+            if let Some(deadline) = closing_deadline.as_mut() {
+                if streams.is_empty() && deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::GraceOver);
+                }
             }
             if !closing {
                 if shutdown_signal.as_mut().poll(cx).is_ready() {
@@ -110,22 +120,26 @@ where
                 streams.push(serve_stream(req, respond, service, cfg, info));
             }
             Event::Stream(outcome) => {
-                if outcome == Outcome::ResetEarly {
-                    reset_early += 1;
+                if outcome != Outcome::Answered {
+                    wasted += 1;
                     // Rapid reset (CVE-2023-44487): requests opened and cancelled at once
                     // cost the server work while never counting against the concurrent
                     // stream limit. Legitimate clients cancel a few; a connection where
                     // cancelled requests pile up past the budget and are most of what it
-                    // sent is told to go away.
-                    if reset_early > cfg.max_premature_resets && reset_early * 2 > opened {
+                    // sent is told to go away. Requests the server refused for load
+                    // count too: against an overloaded server the flood's streams are
+                    // answered (503) before their RST_STREAM arrives.
+                    if wasted > cfg.max_premature_resets && wasted * 2 > opened {
                         tracing::warn!(
                             peer = %info.remote_addr,
-                            reset_early,
+                            wasted,
                             opened,
-                            "HTTP/2 client resets most of its requests: closing (rapid reset)"
+                            "HTTP/2 client resets, or is refused, most of its requests: closing (rapid reset)"
                         );
                         conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM);
                         closing = true;
+                        forced = true;
+                        closing_deadline = Some(Box::pin(monoio::time::sleep(cfg.goaway_grace)));
                         streams.clear();
                     }
                 }
@@ -137,7 +151,19 @@ where
                 tracing::trace!(why, "HTTP/2 graceful shutdown");
                 conn.graceful_shutdown();
                 closing = true;
+                closing_deadline = Some(Box::pin(monoio::time::sleep(cfg.goaway_grace)));
             }
+            Event::GraceOver if !forced => {
+                tracing::debug!(
+                    peer = %info.remote_addr,
+                    "HTTP/2 client did not answer the GOAWAY's PING: closing"
+                );
+                conn.abrupt_shutdown(Reason::NO_ERROR);
+                forced = true;
+                closing_deadline = Some(Box::pin(monoio::time::sleep(cfg.goaway_grace)));
+            }
+            // Not even the final GOAWAY could be written (a client that reads nothing).
+            Event::GraceOver => return Ok(()),
             Event::Closed(None) => return Ok(()),
             Event::Closed(Some(e)) => return ended(e),
         }
@@ -158,6 +184,8 @@ enum Event {
     Accepted(http::Request<RecvStream>, SendResponse<Bytes>),
     Stream(Outcome),
     Stop(&'static str),
+    /// The closing connection's grace period is over and no stream is open.
+    GraceOver,
     Closed(Option<h2::Error>),
 }
 

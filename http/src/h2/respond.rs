@@ -28,8 +28,10 @@ pub(crate) enum Sent {
     Complete,
     /// The client reset the stream, or the connection went away, before the end.
     Gone,
-    /// The server gave up (timeout, file error); the stream was reset.
-    Aborted,
+    /// The server gave up; the stream was reset with this code: CANCEL when the client
+    /// kept its window shut past the write timeout (RFC 9113 §8.7: the stream is no
+    /// longer needed), INTERNAL_ERROR for the server's own failures (a file error).
+    Aborted(Reason),
 }
 
 /// The response head as `h2` wants it. Names are lower-cased; the fields HTTP/2 forbids
@@ -110,6 +112,7 @@ pub(crate) async fn send_response(
         status,
         headers,
         body,
+        ..
     } = resp;
     let no_body = status == 204 || status == 304 || !(200..=999).contains(&status);
     let content_length = if no_body { None } else { body.len() };
@@ -130,14 +133,19 @@ pub(crate) async fn send_response(
     let result = match body {
         Body::Empty => Ok(()),
         Body::Bytes(b) => send_data(&mut stream, b, true, cfg).await,
-        Body::File { file, offset, len } => send_file(&mut stream, file, offset, len, cfg).await,
+        Body::File {
+            file,
+            offset,
+            len,
+            guard: _kept_until_sent,
+        } => send_file(&mut stream, file, offset, len, cfg).await,
         Body::Stream(s) => send_stream(&mut stream, s, cfg).await,
     };
     match result {
         Ok(()) => Sent::Complete,
         Err(sent) => {
-            if matches!(sent, Sent::Aborted) {
-                stream.send_reset(Reason::INTERNAL_ERROR);
+            if let Sent::Aborted(reason) = sent {
+                stream.send_reset(reason);
             }
             sent
         }
@@ -165,7 +173,7 @@ pub(crate) async fn send_data(
             Raced::Done(Some(Err(_)) | None) => return Err(Sent::Gone),
             Raced::TimedOut | Raced::Shutdown => {
                 tracing::debug!("client did not open its flow-control window in time");
-                return Err(Sent::Aborted);
+                return Err(Sent::Aborted(Reason::CANCEL));
             }
         };
         if capacity == 0 {
@@ -195,12 +203,12 @@ async fn send_file(
         match res {
             Ok(0) => {
                 tracing::warn!("file body shorter than its length");
-                return Err(Sent::Aborted);
+                return Err(Sent::Aborted(Reason::INTERNAL_ERROR));
             }
             Ok(n) => pos += n as u64,
             Err(e) => {
                 tracing::warn!(error = %e, "reading a file body");
-                return Err(Sent::Aborted);
+                return Err(Sent::Aborted(Reason::INTERNAL_ERROR));
             }
         }
         send_data(stream, buf.freeze(), pos >= end, cfg).await?;

@@ -28,6 +28,8 @@ pub(crate) enum Outcome {
     /// The client reset the stream before it got its response: the work it started was
     /// wasted. Many of these are the rapid-reset attack.
     ResetEarly,
+    /// The server turned the request away to protect itself ([`Response::refused`]).
+    Refused,
 }
 
 /// Why reading a body stopped early.
@@ -84,6 +86,8 @@ pub(crate) async fn serve_stream<S: Service>(
         remote_addr: info.remote_addr,
         local_addr: info.local_addr,
         tls: info.tls,
+        // A stream reset or the connection's end cancels the request's future itself.
+        conn_fd: None,
     };
     let Some(writer) = writer else {
         drop(recv);
@@ -124,8 +128,13 @@ async fn answer<S: Service>(
     let Some(resp) = unless_reset(Box::pin(service.call(req)), respond).await else {
         return Outcome::ResetEarly;
     };
+    let refused = resp.refused;
     send_response(respond, resp, is_head, cfg).await;
-    Outcome::Answered
+    if refused {
+        Outcome::Refused
+    } else {
+        Outcome::Answered
+    }
 }
 
 async fn refuse(
@@ -136,7 +145,7 @@ async fn refuse(
 ) -> Outcome {
     tracing::debug!(status, reason = text.trim_end(), "refusing HTTP/2 request");
     match send_response(respond, Response::text(status, text), false, cfg).await {
-        Sent::Complete | Sent::Aborted => Outcome::Answered,
+        Sent::Complete | Sent::Aborted(_) => Outcome::Answered,
         Sent::Gone => Outcome::Answered,
     }
 }

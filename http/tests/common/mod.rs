@@ -99,6 +99,7 @@ async fn accept_loop(mode: Mode, tx: mpsc::Sender<SocketAddr>) {
             remote_addr,
             local_addr: stream.local_addr().unwrap(),
             tls: false,
+            fd: None,
         };
         let _ = stream.set_nodelay(true);
         let (mode, shutdown, service) = (mode.clone(), shutdown.clone(), service.clone());
@@ -181,6 +182,11 @@ impl Service for TestService {
         let body = if path == "/shutdown" {
             self.shutdown.trigger();
             Body::Bytes(Bytes::from_static(b"bye"))
+        } else if path == "/refuse" {
+            // What an overloaded server answers: turned away unserved.
+            let mut r = Response::text(503, "busy\n");
+            r.refused = true;
+            return r;
         } else if path == "/release" {
             self.release.trigger();
             Body::Bytes(Bytes::from_static(b"released"))
@@ -236,6 +242,7 @@ impl Service for TestService {
                 file: Rc::new(file),
                 offset: 10,
                 len: len as u64,
+                guard: None,
             }
         } else if let Some(n) = path.strip_prefix("/big/") {
             Body::Bytes(Bytes::from(pattern(n.parse().unwrap())))

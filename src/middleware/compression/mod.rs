@@ -193,6 +193,7 @@ impl Compression {
                 file: Rc::new(file),
                 offset: 0,
                 len: std::os::unix::fs::MetadataExt::size(&meta),
+                guard: None,
             };
             mark_encoded(&mut resp.headers, enc);
             return true;
@@ -201,8 +202,35 @@ impl Compression {
     }
 }
 
+/// Whether a response may be compressed: its status, size (`len`, when known), type,
+/// coding and Cache-Control allow it.
+pub fn eligible(cfg: &CompressionConfig, status: u16, headers: &Headers, len: Option<u64>) -> bool {
+    if status < 200 || matches!(status, 204 | 206 | 304) {
+        return false;
+    }
+    if len.is_some_and(|n| n == 0 || n < cfg.min_size) {
+        return false;
+    }
+    if headers.contains("Content-Encoding")
+        || headers.contains("Content-Range")
+        || has_no_transform(headers)
+    {
+        return false;
+    }
+    headers
+        .get("Content-Type")
+        .is_some_and(|ct| compressible(ct))
+}
+
+/// `Vary: Accept-Encoding` on a response that could have been compressed, unless it has it.
+pub fn add_vary(headers: &mut Headers) {
+    if !varies_on_accept_encoding(headers) {
+        headers.push("Vary", Bytes::from_static(b"Accept-Encoding"));
+    }
+}
+
 /// Headers of a response now in coding `enc`.
-fn mark_encoded(headers: &mut Headers, enc: Encoding) {
+pub fn mark_encoded(headers: &mut Headers, enc: Encoding) {
     headers.set(
         "Content-Encoding",
         Bytes::from_static(enc.token().as_bytes()),
@@ -235,18 +263,7 @@ impl Middleware for Compression {
 
     fn on_response(&self, ctx: &mut RequestCtx, resp: &mut Response) {
         let status = resp.status;
-        if status < 200 || matches!(status, 204 | 206 | 304) {
-            return;
-        }
-        let size = resp.body.len();
-        if size.is_some_and(|n| n == 0 || n < self.cfg.min_size) {
-            return;
-        }
-        let h = &resp.headers;
-        if h.contains("Content-Encoding") || h.contains("Content-Range") || has_no_transform(h) {
-            return;
-        }
-        if !h.get("Content-Type").is_some_and(|ct| compressible(ct)) {
+        if !eligible(&self.cfg, status, &resp.headers, resp.body.len()) {
             return;
         }
         if matches!(resp.body, Body::File { len, .. } if len > MAX_FILE_ON_THE_FLY)
@@ -254,10 +271,7 @@ impl Middleware for Compression {
         {
             return;
         }
-        if !varies_on_accept_encoding(&resp.headers) {
-            resp.headers
-                .push("Vary", Bytes::from_static(b"Accept-Encoding"));
-        }
+        add_vary(&mut resp.headers);
         let accepted = ctx
             .accept_encoding
             .as_deref()
@@ -282,17 +296,27 @@ impl Middleware for Compression {
                     resp.body = Body::Bytes(data);
                 }
             },
-            Body::File { file, offset, len } if len <= MAX_FILE_ON_THE_FLY => {
-                match Encoder::new(enc, &self.cfg, Some(len)) {
-                    Ok(e) => {
-                        resp.body = Body::Stream(Box::pin(stream::FileCompressStream::new(
-                            file, offset, len, e,
-                        )));
-                        mark_encoded(&mut resp.headers, enc);
-                    }
-                    Err(_) => resp.body = Body::File { file, offset, len },
+            Body::File {
+                file,
+                offset,
+                len,
+                guard,
+            } if len <= MAX_FILE_ON_THE_FLY => match Encoder::new(enc, &self.cfg, Some(len)) {
+                Ok(e) => {
+                    resp.body = Body::Stream(Box::pin(stream::FileCompressStream::new(
+                        file, offset, len, e, guard,
+                    )));
+                    mark_encoded(&mut resp.headers, enc);
                 }
-            }
+                Err(_) => {
+                    resp.body = Body::File {
+                        file,
+                        offset,
+                        len,
+                        guard,
+                    }
+                }
+            },
             Body::Stream(inner) => match Encoder::new(enc, &self.cfg, None) {
                 Ok(e) => {
                     resp.body = Body::Stream(Box::pin(stream::CompressStream::new(inner, e)));

@@ -73,6 +73,8 @@ type Read = Pin<Box<dyn Future<Output = (io::Result<usize>, Vec<u8>)>>>;
 /// Compresses `len` bytes of a file from `offset`.
 pub struct FileCompressStream {
     file: Rc<monoio::fs::File>,
+    /// The file body's guard, kept while the file is read.
+    _guard: Option<uring_http::response::BodyGuard>,
     pos: u64,
     end: u64,
     reading: Option<Read>,
@@ -81,9 +83,16 @@ pub struct FileCompressStream {
 }
 
 impl FileCompressStream {
-    pub fn new(file: Rc<monoio::fs::File>, offset: u64, len: u64, enc: Encoder) -> Self {
+    pub fn new(
+        file: Rc<monoio::fs::File>,
+        offset: u64,
+        len: u64,
+        enc: Encoder,
+        guard: Option<uring_http::response::BodyGuard>,
+    ) -> Self {
         FileCompressStream {
             file,
+            _guard: guard,
             pos: offset,
             end: offset + len,
             reading: None,

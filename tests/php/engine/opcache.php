@@ -10,5 +10,7 @@ echo json_encode([
     'hits' => $s['opcache_statistics']['hits'] ?? -1,
     'cached_scripts' => $s['opcache_statistics']['num_cached_scripts'] ?? -1,
     'jit' => $s['jit']['on'] ?? false,
+    // scripts/php-patches/*/0002: false on a PHP without the patch.
+    'usage_lock' => ini_get('opcache.usage_lock'),
     'worker' => uring_worker_id(),
 ]);

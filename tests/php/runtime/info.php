@@ -8,6 +8,7 @@ echo json_encode([
     'alias_worker_id' => tokio_worker_id(),
     'server_request_id' => $_SERVER['URING_REQUEST_ID'],
     'server_worker_id' => $_SERVER['URING_WORKER_ID'],
+    'php_version' => PHP_VERSION,
     'info' => uring_server_info(),
     'alias_info' => tokio_server_info(),
     'heartbeat_without_timeout' => uring_request_heartbeat(5),

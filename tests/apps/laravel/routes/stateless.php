@@ -1,0 +1,6 @@
+<?php
+
+use App\Http\Controllers\DemoController;
+use Illuminate\Support\Facades\Route;
+
+Route::get('/hello/{name}', [DemoController::class, 'hello'])->where('name', '[a-z]{1,20}');
