@@ -250,7 +250,13 @@ fn ten_thousand_requests_never_see_each_other() {
         total += counts.len();
     }
     assert_eq!(total, CLIENTS * PER_CLIENT);
-    assert_eq!(per_boot.len(), 3, "three workers served, none restarted");
+    // Four clients at once cannot all be served by one worker (which of the three take
+    // part is the scheduler's business); none restarted.
+    assert!(
+        (2..=3).contains(&per_boot.len()),
+        "boots: {}",
+        per_boot.len()
+    );
     let internal = s.internal_addr();
     for cause in ["crash", "boot_failure", "max_requests"] {
         assert_eq!(restarts(&internal, cause), 0.0, "{cause}");
