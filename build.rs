@@ -46,7 +46,9 @@ fn main() {
     let mut build = cc::Build::new();
     build
         .file("bridge/sapi.c")
+        .file("bridge/worker_request.c")
         .file("ext/uring_ext.c")
+        .file("ext/worker_api.c")
         .include("bridge")
         .includes(&includes)
         .define("ZEND_ENABLE_STATIC_TSRMLS_CACHE", "1")

@@ -19,6 +19,7 @@
 #include "zend_max_execution_timer.h"
 
 #include "uring_sapi.h"
+#include "uring_request.h"
 
 ZEND_TSRMLS_CACHE_DEFINE()
 
@@ -248,6 +249,8 @@ ZEND_END_ARG_INFO()
 static const zend_function_entry uring_sapi_functions[] = {
     ZEND_NAMED_FE(apache_request_headers, zif_uring_request_headers, arginfo_uring_request_headers)
     ZEND_NAMED_FE(getallheaders, zif_uring_request_headers, arginfo_uring_request_headers)
+    /* FrankenPHP's name for the same list (worker scripts written for it call it). */
+    ZEND_NAMED_FE(frankenphp_request_headers, zif_uring_request_headers, arginfo_uring_request_headers)
     PHP_FE_END
 };
 
@@ -392,10 +395,8 @@ void uring_thread_timeout(void *interrupt_flags)
     zend_atomic_bool_store(f->vm_interrupt, true);
 }
 
-int uring_execute(void *ctx, const uring_request_info *info)
+void uring_request_bind(void *ctx, const uring_request_info *info)
 {
-    int exit_status;
-
     current_info = info;
     SG(server_context) = ctx;
     SG(request_info).request_method = info->method;
@@ -409,6 +410,31 @@ int uring_execute(void *ctx, const uring_request_info *info)
     if (info->authorization) {
         php_handle_auth_data(info->authorization);
     }
+}
+
+void uring_request_unbind(void)
+{
+    SG(server_context) = NULL;
+    SG(request_info).request_method = NULL;
+    SG(request_info).request_uri = NULL;
+    SG(request_info).query_string = NULL;
+    SG(request_info).path_translated = NULL;
+    SG(request_info).content_type = NULL;
+    SG(request_info).content_length = 0;
+    current_info = NULL;
+}
+
+void uring_thread_clear_timeout(void *interrupt_flags)
+{
+    uring_interrupt_flags *f = interrupt_flags;
+    zend_atomic_bool_store(f->timed_out, false);
+}
+
+int uring_execute(void *ctx, const uring_request_info *info)
+{
+    int exit_status;
+
+    uring_request_bind(ctx, info);
     /* EG(exit_status) survives from the previous request otherwise. */
     EG(exit_status) = 0;
 
@@ -427,14 +453,7 @@ int uring_execute(void *ctx, const uring_request_info *info)
         php_request_shutdown(NULL);
     }
 
-    SG(server_context) = NULL;
-    SG(request_info).request_method = NULL;
-    SG(request_info).request_uri = NULL;
-    SG(request_info).query_string = NULL;
-    SG(request_info).path_translated = NULL;
-    SG(request_info).content_type = NULL;
-    SG(request_info).content_length = 0;
-    current_info = NULL;
+    uring_request_unbind();
     return exit_status;
 }
 

@@ -75,6 +75,14 @@ int64_t uring_rs_cache_purge(const char *what, size_t len);
 void uring_rs_opcache_event(int event, int detail);
 bool uring_rs_opcache_quiescent(void);
 
+/* Worker mode (src/php/worker_script.rs): frankenphp_handle_request() asks for the next
+ * request. Blocks; returns its context and sets *info, or returns NULL when the worker
+ * script must end. *reset_opcache is set to 1 when this thread should call
+ * opcache_reset() first (a reload wants fresh code). */
+void *uring_rs_worker_wait(const uring_request_info **info, int *reset_opcache);
+/* The request `ctx` ended normally: its response is complete. */
+void uring_rs_worker_done(void *ctx);
+
 /* ---- implemented in C (bridge/sapi.c) ---- */
 
 /* Starts the engine once per process. ini_defaults: "name=value\n" lines with the lowest
@@ -91,6 +99,15 @@ void uring_thread_stop(void);
 /* Runs one request to completion on this thread. Returns PHP's exit status (0 unless
  * exit(n)); -1 when the request could not start. */
 int uring_execute(void *ctx, const uring_request_info *info);
+
+/* Runs a worker script (bridge/worker_request.c) as uring_execute runs a script, under
+ * the boot request `boot_ctx`/`boot_info`; its frankenphp_handle_request() calls serve
+ * requests until it ends. Returns as uring_execute does. */
+int uring_worker_execute(void *boot_ctx, const uring_request_info *boot_info);
+
+/* Clears this thread's timeout flag (see uring_thread_timeout): a stop aimed at a
+ * worker request that has already ended must not hit the next one. */
+void uring_thread_clear_timeout(void *interrupt_flags);
 
 /* Raises PHP's own timeout flags on the thread that owns `interrupt_flags` (see
  * uring_thread_interrupt_flags); safe to call from any thread. */

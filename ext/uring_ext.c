@@ -9,6 +9,7 @@
 #include "ext/standard/head.h"
 
 #include "uring_sapi.h"
+#include "worker_api.h"
 
 ZEND_TSRMLS_CACHE_EXTERN()
 
@@ -166,6 +167,12 @@ static const zend_function_entry uring_functions[] = {
     PHP_FE(uring_server_info, arginfo_uring_server_info)
     PHP_FE(uring_cache_purge, arginfo_uring_cache_purge)
     PHP_FALIAS(fastcgi_finish_request, uring_finish_request, arginfo_uring_finish_request)
+    /* Worker mode (docs/worker-mode.md), under FrankenPHP's names too. */
+    PHP_FE(uring_handle_request, arginfo_uring_handle_request)
+    PHP_FALIAS(frankenphp_handle_request, uring_handle_request, arginfo_uring_handle_request)
+    PHP_FALIAS(frankenphp_finish_request, uring_finish_request, arginfo_uring_finish_request)
+    PHP_FE(uring_response_headers, arginfo_uring_response_headers)
+    PHP_FALIAS(frankenphp_response_headers, uring_response_headers, arginfo_uring_response_headers)
     PHP_FALIAS(tokio_finish_request, uring_finish_request, arginfo_uring_finish_request)
     PHP_FALIAS(tokio_request_heartbeat, uring_request_heartbeat, arginfo_uring_request_heartbeat)
     PHP_FALIAS(tokio_request_id, uring_request_id, arginfo_uring_request_id)

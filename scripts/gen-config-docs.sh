@@ -22,7 +22,9 @@ fi
 
 # A clean environment: clap prints the current value of each variable in `[env: X=...]`.
 help=$(env -i "$bin" --help)
-version=$(env -i "$bin" --version)
+# Only "uring_php X.Y.Z": the PHP build info --version adds would make the file differ
+# between PHP builds.
+version=$(env -i "$bin" --version | head -n 1 | cut -d" " -f1-2)
 
 table=$(printf '%s\n' "$help" | awk '
   function esc(s) { gsub(/\|/, "\\|", s); return s }

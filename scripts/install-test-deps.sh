@@ -30,6 +30,13 @@ PACKAGES=(
   testssl.sh
   jq
   openssl
+  # Worker mode's framework apps (tests/apps/worker-*, bench/) load these through the
+  # include_path.
+  php-symfony-framework-bundle
+  php-symfony-twig-bundle
+  php-symfony-security-csrf
+  php-symfony-runtime
+  php-laravel-framework
 )
 
 say() { printf 'install-test-deps: %s\n' "$*"; }

@@ -2,7 +2,7 @@
 //! exists) and a `--flag`. A bad value is one line naming the variable, exit code 2.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -151,6 +151,27 @@ pub struct Config {
     /// Requests after which a PHP worker thread is replaced (like pm.max_requests; 0 = never).
     #[arg(long, env = "PHP_WORKER_MAX_REQUESTS", default_value = "0", value_parser = parse_u64)]
     pub php_worker_max_requests: u64,
+
+    // ---- Worker mode (docs/worker-mode.md) ----
+    /// A worker script that boots the app once and serves requests with frankenphp_handle_request(): absolute, or relative to DOCUMENT_ROOT [default: off].
+    #[arg(long, env = "WORKER_SCRIPT")]
+    pub worker_script: Option<PathBuf>,
+
+    /// Threads running WORKER_SCRIPT (besides the PHP_WORKERS threads for classic scripts) [default: PHP_WORKERS].
+    #[arg(long, env = "WORKER_COUNT", value_parser = parse_count)]
+    pub worker_count: Option<usize>,
+
+    /// Requests a worker script serves before it is started again (0 = never).
+    #[arg(long, env = "WORKER_MAX_REQUESTS", default_value = "0", value_parser = parse_u64)]
+    pub worker_max_requests: u64,
+
+    /// PHP requests the worker serves: URL path prefixes or globs, comma-separated (e.g. /api/,/app/*; * = all) [default: those the router sends to WORKER_SCRIPT or INDEX_FILE].
+    #[arg(long, env = "WORKER_MATCH", value_parser = parse_worker_match)]
+    pub worker_match: Option<crate::worker_match::WorkerMatch>,
+
+    /// Restart the worker scripts when these files change: absolute paths or globs, comma-separated (e.g. /app/src,/app/config/**/*.php), for development [default: off].
+    #[arg(long, env = "WORKER_WATCH", value_parser = parse_worker_watch)]
+    pub worker_watch: Option<crate::worker_watch::WatchList>,
 
     /// Longest life of a streamed response (flush(), SSE) before the server ends it (0 = no limit).
     #[arg(long, env = "SSE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
@@ -406,7 +427,52 @@ impl Config {
             }
         }
         self.validate_operations()?;
+        self.validate_worker()?;
         self.validate_tls()
+    }
+
+    /// WORKER_SCRIPT must be a file; the worker settings need it.
+    fn validate_worker(&self) -> Result<(), ConfigError> {
+        if self.worker_script.is_none() {
+            for (set, var) in [
+                (self.worker_count.is_some(), "WORKER_COUNT"),
+                (self.worker_match.is_some(), "WORKER_MATCH"),
+                (self.worker_watch.is_some(), "WORKER_WATCH"),
+                (self.worker_max_requests > 0, "WORKER_MAX_REQUESTS"),
+            ] {
+                if set {
+                    return Err(ConfigError::line(format!(
+                        "{var}: needs WORKER_SCRIPT to be set"
+                    )));
+                }
+            }
+            return Ok(());
+        }
+        match self.worker_script_path() {
+            Some(p) if p.is_file() => Ok(()),
+            _ => {
+                Err(ConfigError::line(format!(
+                "WORKER_SCRIPT={}: not a readable file (absolute, or relative to DOCUMENT_ROOT)",
+                self.worker_script.as_deref().unwrap_or(Path::new("")).display()
+            )))
+            }
+        }
+    }
+
+    /// WORKER_SCRIPT resolved against DOCUMENT_ROOT, canonical when it exists.
+    pub fn worker_script_path(&self) -> Option<PathBuf> {
+        let p = self.worker_script.as_ref()?;
+        let p = if p.is_absolute() {
+            p.clone()
+        } else {
+            self.document_root.join(p)
+        };
+        Some(p.canonicalize().unwrap_or(p))
+    }
+
+    /// WORKER_COUNT, or PHP_WORKERS.
+    pub fn worker_count(&self) -> usize {
+        self.worker_count.unwrap_or_else(|| self.workers()).max(1)
     }
 
     /// Operations settings that name files and addresses.
@@ -842,6 +908,14 @@ fn parse_index_file(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+fn parse_worker_match(s: &str) -> Result<crate::worker_match::WorkerMatch, String> {
+    crate::worker_match::WorkerMatch::parse(s)
+}
+
+fn parse_worker_watch(s: &str) -> Result<crate::worker_watch::WatchList, String> {
+    crate::worker_watch::WatchList::parse(s)
+}
+
 fn parse_define(s: &str) -> Result<(String, String), String> {
     crate::php::IniConfig::parse_define(s)
 }
@@ -1014,6 +1088,46 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("DRAIN_TIMEOUT_SECS"), "{e}");
+    }
+
+    #[test]
+    fn worker_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("worker.php"), "<?php").unwrap();
+        let root = dir.path().to_str().unwrap();
+        let c = Config::parse_from_iter([
+            "uring_php",
+            "--document-root",
+            root,
+            "--worker-script",
+            "worker.php",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.worker_script_path().unwrap(),
+            dir.path().canonicalize().unwrap().join("worker.php")
+        );
+        assert_eq!(c.worker_count(), c.workers());
+        let e = Config::parse_from_iter([
+            "uring_php",
+            "--document-root",
+            root,
+            "--worker-script",
+            "nope.php",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("WORKER_SCRIPT=nope.php: not a readable file"),
+            "{e}"
+        );
+        let e = parse(&["--worker-count", "2"]).unwrap_err().to_string();
+        assert_eq!(e, "WORKER_COUNT: needs WORKER_SCRIPT to be set");
+        let e = parse(&["--worker-match", "api"]).unwrap_err().to_string();
+        assert!(
+            e.starts_with("WORKER_MATCH (--worker-match)=\"api\": expected URL path"),
+            "{e}"
+        );
     }
 
     #[test]

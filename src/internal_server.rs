@@ -6,10 +6,12 @@
 //!
 //! - `GET /health`: 200 and a small JSON document while the process runs (liveness).
 //! - `GET /ready`: 200 when every PHP worker is alive and the queue is below 90 % of its
-//!   capacity and the server is not draining; 503 with the reason otherwise.
+//!   capacity, a worker script (worker mode) is ready, and the server is not draining;
+//!   503 with the reason otherwise.
 //! - `GET /metrics`: Prometheus text format (see `crate::metrics`).
 //! - `GET /config`: the effective configuration as JSON; the value of any setting whose
 //!   name contains KEY, SECRET, PASSWORD or TOKEN is redacted (files are never read).
+//! - `POST /workers/restart`: worker mode's scripts start again, gracefully (as SIGUSR1).
 //! - `PURGE`: removes entries from the response cache (see [`purge`]).
 
 use std::io::{Read, Write};
@@ -35,6 +37,8 @@ const QUEUE_SATURATED: f64 = 0.9;
 pub struct InternalState {
     pub metrics: Arc<Metrics>,
     pub pool: Option<WorkerPool>,
+    /// Worker mode's threads, when WORKER_SCRIPT is set.
+    pub worker_pool: Option<WorkerPool>,
     pub stop: Arc<StopSignal>,
     /// /config, rendered once at start-up.
     pub config: String,
@@ -110,8 +114,13 @@ fn serve(mut stream: TcpStream, state: &InternalState) {
     let mut parts = line.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let head = method == "HEAD";
-    if method == "PURGE" {
-        let (status, body) = purge(&buf, target, state);
+    let path = target.split('?').next().unwrap_or("");
+    let answered = match method {
+        "POST" if path == "/workers/restart" => Some(restart_workers(state)),
+        "PURGE" => Some(purge(&buf, target, state)),
+        _ => None,
+    };
+    if let Some((status, body)) = answered {
         let _ = respond(
             &mut stream,
             false,
@@ -131,7 +140,6 @@ fn serve(mut stream: TcpStream, state: &InternalState) {
         );
         return;
     }
-    let path = target.split('?').next().unwrap_or("");
     let (status, content_type, body) = route(path, state);
     let _ = respond(&mut stream, head, status, content_type, body.as_bytes());
 }
@@ -172,6 +180,28 @@ fn route(path: &str, state: &InternalState) -> (u16, &'static str, String) {
             404,
             "text/plain; charset=utf-8",
             "not found: try /health, /ready, /metrics or /config\n".into(),
+        ),
+    }
+}
+
+/// POST /workers/restart: the worker scripts start again, gracefully (SIGUSR1 does the
+/// same).
+fn restart_workers(state: &InternalState) -> (u16, String) {
+    match &state.worker_pool {
+        Some(pool) => {
+            tracing::info!("POST /workers/restart: restarting the worker scripts gracefully");
+            pool.reload(crate::php::RestartCause::Reload);
+            (
+                200,
+                format!("{}\n", json!({ "restarting": pool.workers() })),
+            )
+        }
+        None => (
+            404,
+            format!(
+                "{}\n",
+                json!({ "error": "worker mode is off (WORKER_SCRIPT)" })
+            ),
         ),
     }
 }
@@ -233,6 +263,14 @@ pub fn readiness(state: &InternalState) -> (bool, Option<String>) {
         let (len, cap) = (pool.queue_len(), pool.queue_capacity());
         if cap > 0 && len as f64 >= QUEUE_SATURATED * cap as f64 {
             return (false, Some(format!("PHP queue saturated: {len} of {cap}")));
+        }
+    }
+    if let Some(mode) = state.worker_pool.as_ref().and_then(|p| p.worker_mode()) {
+        if mode.stats().ready() == 0 {
+            return (
+                false,
+                Some("no worker script has reached frankenphp_handle_request() yet".into()),
+            );
         }
     }
     (true, None)

@@ -14,3 +14,5 @@ pub mod server;
 pub mod service;
 pub mod static_files;
 pub mod trace_context;
+pub mod worker_match;
+pub mod worker_watch;

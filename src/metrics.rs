@@ -175,6 +175,8 @@ impl Drop for ConnGuard {
 pub struct Metrics {
     cores: Vec<Arc<CoreMetrics>>,
     pool: Option<WorkerPool>,
+    /// Worker mode's threads (WORKER_SCRIPT), when on.
+    pub worker_pool: Option<WorkerPool>,
     started: Instant,
     /// Access log lines dropped because the writer fell behind (set by the access log).
     pub access_log_dropped: Option<Arc<AtomicU64>>,
@@ -189,6 +191,7 @@ impl Metrics {
                 .map(|_| Arc::new(CoreMetrics::default()))
                 .collect(),
             pool,
+            worker_pool: None,
             started: Instant::now(),
             access_log_dropped: None,
             response_cache: None,
@@ -507,6 +510,9 @@ impl Metrics {
             }
             render_opcache_restarts(o)?;
         }
+        if let Some(pool) = &self.worker_pool {
+            render_worker_mode(o, pool)?;
+        }
         if let Some(dropped) = &self.access_log_dropped {
             header(
                 o,
@@ -553,6 +559,72 @@ impl Metrics {
 fn header(o: &mut String, name: &str, kind: &str, help: &str) -> std::fmt::Result {
     writeln!(o, "# HELP {name} {help}")?;
     writeln!(o, "# TYPE {name} {kind}")
+}
+
+/// Worker mode (docs/worker-mode.md): its threads by state, restarts by cause, requests
+/// per worker thread.
+fn render_worker_mode(o: &mut String, pool: &WorkerPool) -> std::fmt::Result {
+    let Some(mode) = pool.worker_mode() else {
+        return Ok(());
+    };
+    let s = mode.stats();
+    let alive = pool.stats().alive.load(Ordering::Relaxed);
+    let busy = pool.stats().busy.load(Ordering::Relaxed);
+    let idle = s.idle();
+    header(
+        o,
+        "uring_php_worker_mode_threads",
+        "gauge",
+        "Worker-mode threads: busy (serving a request), idle (waiting in frankenphp_handle_request()), starting (booting the worker script, or backing off after a failed boot).",
+    )?;
+    writeln!(o, "uring_php_worker_mode_threads{{state=\"busy\"}} {busy}")?;
+    writeln!(o, "uring_php_worker_mode_threads{{state=\"idle\"}} {idle}")?;
+    writeln!(
+        o,
+        "uring_php_worker_mode_threads{{state=\"starting\"}} {}",
+        alive.saturating_sub(busy + idle)
+    )?;
+    header(
+        o,
+        "uring_php_worker_mode_ready",
+        "gauge",
+        "Worker-mode threads whose script reached frankenphp_handle_request().",
+    )?;
+    writeln!(o, "uring_php_worker_mode_ready {}", s.ready())?;
+    header(
+        o,
+        "uring_php_worker_mode_queue_depth",
+        "gauge",
+        "Requests waiting for a worker-mode thread.",
+    )?;
+    writeln!(o, "uring_php_worker_mode_queue_depth {}", pool.queue_len())?;
+    header(
+        o,
+        "uring_php_worker_mode_restarts_total",
+        "counter",
+        "Worker scripts started again, by cause.",
+    )?;
+    for cause in crate::php::RestartCause::ALL {
+        writeln!(
+            o,
+            "uring_php_worker_mode_restarts_total{{cause=\"{}\"}} {}",
+            cause.label(),
+            s.restarts(cause)
+        )?;
+    }
+    header(
+        o,
+        "uring_php_worker_mode_requests_total",
+        "counter",
+        "Requests served by worker scripts, by worker thread.",
+    )?;
+    for (i, n) in s.requests().iter().enumerate() {
+        writeln!(
+            o,
+            "uring_php_worker_mode_requests_total{{worker=\"{i}\"}} {n}"
+        )?;
+    }
+    Ok(())
 }
 
 /// OPcache restarts (src/php/opcache_restart.rs).

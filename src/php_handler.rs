@@ -28,6 +28,7 @@ use crate::php::{
     TraceIds, WorkerPool,
 };
 use crate::router::PhpTarget;
+use crate::worker_match::WorkerRoute;
 
 /// Settings every core's handler shares.
 pub struct PhpSettings {
@@ -40,9 +41,18 @@ pub struct PhpSettings {
     pub server_timing: bool,
 }
 
+/// Worker mode's way in: its threads' queue and which requests go there.
+struct WorkerLane {
+    submitter: LaneSubmitter,
+    pool: WorkerPool,
+    route: WorkerRoute,
+}
+
 pub struct PhpHandler {
     pool: WorkerPool,
     submitter: LaneSubmitter,
+    /// Boxed: most servers run without worker mode.
+    worker: Option<Box<WorkerLane>>,
     completions: Rc<Completions>,
     sink: Arc<dyn ReplySink>,
     settings: Arc<PhpSettings>,
@@ -63,7 +73,8 @@ pub enum PhpOrigin {
     Timeout,
     /// 499 (nginx's code, for the log): the HTTP/1.x client hung up first.
     ClientGone,
-    /// 500 made by the server (the worker's answer could not be used).
+    /// 500 made by the server (the worker's answer could not be used), or 503 while every
+    /// worker script fails to boot.
     Failed,
 }
 
@@ -96,11 +107,22 @@ impl PhpHandler {
         PhpHandler {
             pool,
             submitter,
+            worker: None,
             completions,
             sink,
             settings,
             driver,
         }
+    }
+
+    /// Sends the requests `route` picks to the worker-mode threads of `pool`.
+    pub fn with_worker(mut self, pool: WorkerPool, route: WorkerRoute, lane: usize) -> Self {
+        self.worker = Some(Box::new(WorkerLane {
+            submitter: LaneSubmitter::new(pool.clone(), lane),
+            pool,
+            route,
+        }));
+        self
     }
 
     pub async fn handle(
@@ -113,6 +135,20 @@ impl PhpHandler {
         let queued_at = Instant::now();
         let is_head = req.method == uring_http::Method::Head;
         let conn_fd = req.conn_fd;
+        let worker = self
+            .worker
+            .as_ref()
+            .filter(|w| w.route.wants(&req.path, &target.script_filename));
+        if worker.is_some_and(|w| w.pool.worker_mode().is_some_and(|m| m.unavailable())) {
+            // Every worker script is failing to boot (the log says why).
+            let mut r = Response::text(
+                503,
+                "Service Unavailable: the worker script is failing to start\n",
+            );
+            r.headers.push("Retry-After", Bytes::from_static(b"1"));
+            return PhpOutcome::server(r, PhpOrigin::Failed);
+        }
+        let submitter = worker.map_or(&self.submitter, |w| &w.submitter);
         let receiver = self.completions.register();
         let control = Arc::new(RequestControl::new(
             self.settings.request_timeout,
@@ -148,8 +184,7 @@ impl PhpHandler {
             receiver.token(),
             Arc::clone(&control),
         );
-        if self
-            .submitter
+        if submitter
             .submit(Job {
                 request,
                 reply,

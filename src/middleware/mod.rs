@@ -285,6 +285,7 @@ impl Operations {
     pub fn start(
         cfg: &Config,
         pool: Option<WorkerPool>,
+        worker_pool: Option<WorkerPool>,
         cores: usize,
     ) -> Result<Operations, String> {
         let access_log = match cfg.access_log {
@@ -305,6 +306,7 @@ impl Operations {
         }
         let metrics = cfg.internal_addr.map(|_| {
             let mut m = Metrics::new(cores, pool);
+            m.worker_pool = worker_pool;
             m.access_log_dropped = access_log.as_ref().map(|a| a.dropped());
             m.response_cache = response_cache.clone();
             Arc::new(m)
@@ -489,7 +491,7 @@ mod bench {
                 dir.path().to_str().unwrap(),
             ])
             .unwrap();
-            let all = Operations::start(&cfg, None, 1).unwrap();
+            let all = Operations::start(&cfg, None, None, 1).unwrap();
             let full = all.chain_for_core(0, &router);
             let mut chains: Vec<(String, Chain)> = vec![("all".into(), full)];
             for keep in [

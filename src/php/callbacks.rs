@@ -32,9 +32,9 @@ pub(crate) fn guarded<T>(callback: &'static str, fallback: T, body: impl FnOnce(
 }
 
 /// # Safety
-/// `ctx` must be the pointer `context::execute` passed to `uring_execute`, on the same
-/// thread, during that call.
-unsafe fn ctx<'a>(ctx: *mut c_void) -> Option<&'a mut RequestCtx<'a>> {
+/// `ctx` must be a context pointer Rust handed to C (`Prepared::ctx_ptr`), used on the
+/// same thread while that request is bound there.
+unsafe fn ctx<'a>(ctx: *mut c_void) -> Option<&'a mut RequestCtx> {
     // SAFETY: per the function's contract.
     unsafe { (ctx as *mut RequestCtx).as_mut() }
 }
@@ -145,6 +145,7 @@ pub unsafe extern "C" fn uring_rs_log_message(message: *const c_char, syslog_typ
         }
         // SAFETY: PHP passes a NUL-terminated message.
         let msg = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+        super::worker_script::note_php_log(&msg, syslog_type);
         // syslog levels: 0-3 error and worse, 4 warning, 5-6 notice/info, 7 debug.
         match syslog_type {
             0..=3 => tracing::error!(target: "php", "{msg}"),
@@ -201,6 +202,28 @@ pub unsafe extern "C" fn uring_rs_server_info(c: *mut c_void) -> *const c_char {
         // SAFETY: C passes SG(server_context).
         unsafe { ctx(c) }.map_or(std::ptr::null(), |c| c.server_info())
     })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn uring_rs_worker_wait(
+    info: *mut *const ffi::uring_request_info,
+    reset_opcache: *mut c_int,
+) -> *mut c_void {
+    guarded("worker_wait", std::ptr::null_mut(), || {
+        let mut reset = false;
+        let next = super::worker_script::wait(&mut reset);
+        // SAFETY: C passes valid out pointers.
+        unsafe {
+            *reset_opcache = reset as c_int;
+            *info = next.map_or(std::ptr::null(), |(_, i)| i);
+        }
+        next.map_or(std::ptr::null_mut(), |(c, _)| c)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn uring_rs_worker_done(c: *mut c_void) {
+    guarded("worker_done", (), || super::worker_script::done(c))
 }
 
 #[no_mangle]
@@ -264,6 +287,14 @@ fn signatures_match_the_header() {
     same(
         ffi::uring_rs_server_info as unsafe extern "C" fn(_) -> _,
         uring_rs_server_info,
+    );
+    same(
+        ffi::uring_rs_worker_wait as unsafe extern "C" fn(_, _) -> _,
+        uring_rs_worker_wait,
+    );
+    same(
+        ffi::uring_rs_worker_done as unsafe extern "C" fn(_),
+        uring_rs_worker_done,
     );
     same(
         ffi::uring_rs_cache_purge as unsafe extern "C" fn(_, _) -> _,

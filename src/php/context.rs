@@ -46,20 +46,23 @@ enum Mode {
     Done,
 }
 
-pub(crate) struct RequestCtx<'a> {
-    pub(crate) job: &'a Job,
+pub(crate) struct RequestCtx {
+    pub(crate) job: Job,
     pub(crate) worker_id: usize,
     output: Output,
     head: Option<ResponseHead>,
     mode: Mode,
     post_offset: u64,
-    limits: &'a ExecLimits,
+    limits: ExecLimits,
     vars: Option<ServerVars>,
+    /// `$_SERVER` entries before the request's own (a worker script's boot request gets
+    /// the process environment, as the CLI does).
+    extra_vars: Vec<(String, Vec<u8>)>,
     server_info: Option<Vec<u8>>,
     started: Instant,
 }
 
-impl<'a> RequestCtx<'a> {
+impl RequestCtx {
     // ---- SAPI callbacks ----
 
     /// Returns false when the client is gone.
@@ -170,7 +173,11 @@ impl<'a> RequestCtx<'a> {
 
     pub fn server_vars(&mut self) -> &[ffi::uring_var] {
         if self.vars.is_none() {
-            self.vars = Some(ServerVars::build(&self.job.request, self.worker_id));
+            self.vars = Some(ServerVars::build_with(
+                &self.job.request,
+                self.worker_id,
+                &self.extra_vars,
+            ));
         }
         self.vars.as_ref().map_or(&[], |v| v.as_slice())
     }
@@ -250,7 +257,24 @@ impl<'a> RequestCtx<'a> {
         }));
     }
 
-    fn end(mut self, ran: bool) {
+    /// Output written so far, at most `max` bytes of it shown, and forgotten (output of a
+    /// worker script outside any request, which goes to the log).
+    pub(crate) fn drain_output(&mut self, max: usize) -> Option<String> {
+        let len = self.output.len();
+        if len == 0 {
+            return None;
+        }
+        let out = std::mem::replace(&mut self.output, Output::new(self.limits.spill_threshold));
+        let bytes = out.into_body().to_vec().unwrap_or_default();
+        let shown = &bytes[..bytes.len().min(max)];
+        let mut text = String::from_utf8_lossy(shown).into_owned();
+        if len as usize > max {
+            text.push_str(&format!("… ({len} bytes)"));
+        }
+        Some(text)
+    }
+
+    pub(crate) fn end(mut self, ran: bool) {
         match self.mode {
             Mode::Done => {}
             Mode::Streaming => {
@@ -358,59 +382,105 @@ impl InfoStrings {
     }
 }
 
+/// A request ready for C: its context and the `uring_request_info` C reads, boxed so
+/// both keep their addresses while PHP holds pointers to them.
+pub(crate) struct Prepared {
+    pub(crate) ctx: RequestCtx,
+    info: ffi::uring_request_info,
+    _strings: InfoStrings,
+}
+
+impl Prepared {
+    pub(crate) fn new(job: Job, worker_id: usize, limits: &ExecLimits) -> Box<Prepared> {
+        Self::with_vars(job, worker_id, limits, Vec::new())
+    }
+
+    pub(crate) fn with_vars(
+        job: Job,
+        worker_id: usize,
+        limits: &ExecLimits,
+        extra_vars: Vec<(String, Vec<u8>)>,
+    ) -> Box<Prepared> {
+        let strings = InfoStrings::new(&job);
+        let r = &job.request;
+        let has_body = !r.body.is_empty() || r.headers.contains("Content-Length");
+        let info = ffi::uring_request_info {
+            method: strings.ptr(strings.method),
+            request_uri: strings.ptr(strings.uri),
+            query_string: strings.ptr(strings.query),
+            script_filename: strings.ptr(strings.script),
+            content_type: strings.opt(strings.content_type),
+            content_length: match r.body.known_len() {
+                Some(n) if has_body => n as i64,
+                _ => -1,
+            },
+            cookie: strings.opt(strings.cookie),
+            authorization: strings.opt(strings.authorization),
+        };
+        let output = Output::with_budget(
+            limits.spill_threshold,
+            limits.spill_budget.as_ref(),
+            &job.reply.control,
+        );
+        Box::new(Prepared {
+            ctx: RequestCtx {
+                job,
+                worker_id,
+                output,
+                head: None,
+                mode: Mode::Buffering,
+                post_offset: 0,
+                limits: limits.clone(),
+                vars: None,
+                extra_vars,
+                server_info: None,
+                started: Instant::now(),
+            },
+            info,
+            // The info's pointers point into this buffer's heap allocation, which moving
+            // the Vec does not move.
+            _strings: strings,
+        })
+    }
+
+    /// What C gets as SG(server_context).
+    pub(crate) fn ctx_ptr(&mut self) -> *mut libc::c_void {
+        &mut self.ctx as *mut RequestCtx as *mut libc::c_void
+    }
+
+    pub(crate) fn info_ptr(&self) -> *const ffi::uring_request_info {
+        &self.info
+    }
+
+    /// Sends what is still owed for the request; `ran`: PHP ran it (else a 500).
+    pub(crate) fn finish(self: Box<Self>, ran: bool) {
+        let Prepared { ctx, .. } = *self;
+        ctx.end(ran);
+    }
+}
+
 /// Runs one job to completion on the current (PHP) thread and sends its reply.
 pub(crate) fn execute(
-    job: &Job,
+    job: Job,
     worker_id: usize,
     limits: &ExecLimits,
     interrupt_flags: *mut libc::c_void,
 ) {
-    let strings = InfoStrings::new(job);
-    let r = &job.request;
-    let has_body = !r.body.is_empty() || r.headers.contains("Content-Length");
-    let info = ffi::uring_request_info {
-        method: strings.ptr(strings.method),
-        request_uri: strings.ptr(strings.uri),
-        query_string: strings.ptr(strings.query),
-        script_filename: strings.ptr(strings.script),
-        content_type: strings.opt(strings.content_type),
-        content_length: match r.body.known_len() {
-            Some(n) if has_body => n as i64,
-            _ => -1,
-        },
-        cookie: strings.opt(strings.cookie),
-        authorization: strings.opt(strings.authorization),
-    };
-    let mut ctx = RequestCtx {
-        job,
-        worker_id,
-        output: Output::with_budget(
-            limits.spill_threshold,
-            limits.spill_budget.as_ref(),
-            &job.reply.control,
-        ),
-        head: None,
-        mode: Mode::Buffering,
-        post_offset: 0,
-        limits,
-        vars: None,
-        server_info: None,
-        started: Instant::now(),
-    };
-    job.reply.control.set_running(interrupt_flags);
+    let mut p = Prepared::new(job, worker_id, limits);
+    let control = std::sync::Arc::clone(&p.ctx.job.reply.control);
+    control.set_running(interrupt_flags);
     let opcache_guard = super::opcache_restart::enter();
-    // SAFETY: `ctx` outlives the call and is only reached through the callbacks this
-    // thread runs during it; `info`'s strings are owned by `strings`, alive until after.
-    let status =
-        unsafe { ffi::uring_execute(&mut ctx as *mut RequestCtx as *mut libc::c_void, &info) };
+    // SAFETY: `p` (context and info, boxed) outlives the call and is only reached through
+    // the callbacks this thread runs during it.
+    let status = unsafe { ffi::uring_execute(p.ctx_ptr(), p.info_ptr()) };
     drop(opcache_guard);
-    job.reply.control.clear_running();
+    control.clear_running();
     if status > 0 {
         tracing::debug!(
-            request_id = r.id,
+            request_id = p.ctx.job.request.id,
             exit_status = status,
             "script exited with a status"
         );
     }
-    ctx.end(status >= 0);
+    p.finish(status >= 0);
 }

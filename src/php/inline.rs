@@ -29,7 +29,7 @@ impl InlineWorker {
     }
 
     /// Runs one job to completion; its reply goes to the job's sink.
-    pub fn run(&self, job: &Job) {
+    pub fn run(&self, job: Job) {
         context::execute(job, self.id, &self.limits, self.interrupt_flags);
     }
 }

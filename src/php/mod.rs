@@ -23,6 +23,8 @@ pub mod server_vars;
 pub mod spill_budget;
 pub mod watchdog;
 mod worker;
+pub mod worker_mode;
+mod worker_script;
 
 pub use context::ExecLimits;
 pub use engine::Engine;
@@ -32,3 +34,4 @@ pub use reply::{Reply, ReplyEvent, ReplySink, RequestControl};
 pub use request::{Job, ScriptRequest, TraceIds};
 pub use response::{ResponseHead, ScriptBody, ScriptResponse, WorkerTiming};
 pub use spill_budget::{SpillBudget, SpillLease};
+pub use worker_mode::{RestartCause, WorkerMode, WorkerScriptConfig};

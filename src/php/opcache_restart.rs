@@ -20,6 +20,15 @@
 //! with it the cache, off forever; php-fpm kills such processes after
 //! `opcache.force_restart_timeout` seconds. Here, past that time, the scripts that hold
 //! the restart are stopped as by their `max_execution_time`.
+//!
+//! A worker script (worker mode) is one request that lasts for many: it holds the
+//! shared memory for its whole life, parked between requests included (its classes and
+//! functions point into it). Its thread asks `worker_must_restart` at each
+//! frankenphp_handle_request(): a cached script ends when a restart is pending (after the
+//! request it is serving), so the restart waits at most one request per worker; a
+//! script that booted uncached meanwhile ends once the restart is done, or — when
+//! nobody holds the memory any more — one such thread (a claim) boots again to perform
+//! it. `on_change` wakes parked worker threads whenever the answer may have changed.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -122,6 +131,11 @@ struct Pending {
 struct Gate {
     /// Requests in progress that may read the shared memory (STARTING or CACHED).
     users: AtomicUsize,
+    /// Restarts done so far.
+    epoch: AtomicU64,
+    /// The thread (its slot's address) that boots a worker script to perform a pending
+    /// restart nobody holds up any more; 0: none.
+    claim: AtomicUsize,
     /// Whether a restart is pending (mirrors `pending`, for the lock-free fast path).
     pending_flag: AtomicU8,
     pending: Mutex<Option<Pending>>,
@@ -135,6 +149,8 @@ fn gate() -> &'static Gate {
     static GATE: OnceLock<Gate> = OnceLock::new();
     GATE.get_or_init(|| Gate {
         users: AtomicUsize::new(0),
+        epoch: AtomicU64::new(0),
+        claim: AtomicUsize::new(0),
         pending_flag: AtomicU8::new(0),
         pending: Mutex::new(None),
         slots: Mutex::new(Vec::new()),
@@ -145,6 +161,60 @@ fn gate() -> &'static Gate {
 
 thread_local! {
     static SLOT: std::cell::RefCell<Option<Arc<ThreadSlot>>> = const { std::cell::RefCell::new(None) };
+}
+
+type ChangeHook = Box<dyn Fn() + Send + Sync>;
+static ON_CHANGE: OnceLock<ChangeHook> = OnceLock::new();
+
+/// Called (without blocking) when a restart is scheduled, done, or no longer held up:
+/// worker mode wakes its parked threads so they ask `worker_must_restart` again.
+pub(crate) fn on_change(hook: ChangeHook) {
+    let _ = ON_CHANGE.set(hook);
+}
+
+fn notify_change() {
+    if let Some(hook) = ON_CHANGE.get() {
+        hook();
+    }
+}
+
+/// Restarts done so far (a worker script notes it when it boots).
+pub(crate) fn epoch() -> u64 {
+    gate().epoch.load(Ordering::SeqCst)
+}
+
+fn my_slot() -> Option<Arc<ThreadSlot>> {
+    SLOT.with(|s| s.borrow().clone())
+}
+
+fn slot_id(slot: &Arc<ThreadSlot>) -> usize {
+    Arc::as_ptr(slot) as usize
+}
+
+/// Asked by a worker script's thread between requests (its script is the request in
+/// progress on this thread, booted at `booted_epoch`): whether the script must end now
+/// for OPcache's sake.
+pub(crate) fn worker_must_restart(booted_epoch: u64) -> bool {
+    let g = gate();
+    let Some(slot) = my_slot() else { return false };
+    let pending = g.pending_flag.load(Ordering::SeqCst) != 0;
+    match slot.state.load(Ordering::SeqCst) {
+        // It holds the memory: let go so the restart can happen.
+        STARTING | CACHED => pending,
+        UNCACHED => {
+            if g.epoch.load(Ordering::SeqCst) != booted_epoch {
+                // The restart it ran uncached for is done: boot again, cached.
+                return true;
+            }
+            // Nobody holds the memory: boot again to perform the restart (one thread).
+            pending
+                && g.users.load(Ordering::SeqCst) == 0
+                && g.claim
+                    .compare_exchange(0, slot_id(&slot), Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+        }
+        _ => false,
+    }
 }
 
 pub fn stats() -> &'static RestartStats {
@@ -217,13 +287,21 @@ impl Drop for RequestGuard {
             Some(slot) => {
                 let _leaving = lock(&slot.leave);
                 if slot.state.swap(IDLE, Ordering::SeqCst) != UNCACHED {
-                    g.users.fetch_sub(1, Ordering::SeqCst);
+                    left_the_cache(g);
                 }
+                // A claim not used (the boot failed before OPcache saw it) is given back.
+                let _ =
+                    g.claim
+                        .compare_exchange(slot_id(slot), 0, Ordering::SeqCst, Ordering::SeqCst);
             }
-            None => {
-                g.users.fetch_sub(1, Ordering::SeqCst);
-            }
+            None => left_the_cache(g),
         }
+    }
+}
+
+fn left_the_cache(g: &Gate) {
+    if g.users.fetch_sub(1, Ordering::SeqCst) == 1 && g.pending_flag.load(Ordering::SeqCst) != 0 {
+        notify_change();
     }
 }
 
@@ -290,6 +368,10 @@ fn opcache_event(event: i32, detail: i32) {
             let Some(slot) = SLOT.with(|s| s.borrow().clone()) else {
                 return;
             };
+            // The claimer's boot got this far: the claim has done its job.
+            let _ = g
+                .claim
+                .compare_exchange(slot_id(&slot), 0, Ordering::SeqCst, Ordering::SeqCst);
             if detail != 0 {
                 slot.state.store(CACHED, Ordering::SeqCst);
             } else if slot.state.swap(UNCACHED, Ordering::SeqCst) != UNCACHED {
@@ -308,11 +390,13 @@ fn opcache_event(event: i32, detail: i32) {
             });
             g.pending_flag.store(1, Ordering::Release);
             tracing::info!(reason = reason.label(), "OPcache restart scheduled");
+            notify_change();
         }
         EVENT_RESTARTING => {
             let reason = RestartReason::from_detail(detail);
             let since = lock(&g.pending).take().map(|p| p.since);
             g.pending_flag.store(0, Ordering::Release);
+            g.epoch.fetch_add(1, Ordering::SeqCst);
             let pending = since.map_or(Duration::ZERO, |s| s.elapsed());
             let micros = pending.as_micros() as u64;
             g.stats.restarts[reason.index()].fetch_add(1, Ordering::Relaxed);
@@ -327,6 +411,7 @@ fn opcache_event(event: i32, detail: i32) {
                 pending_ms = pending.as_millis() as u64,
                 "OPcache restart: shared memory reset with no cached script running; no request waited"
             );
+            notify_change();
         }
         _ => {}
     }

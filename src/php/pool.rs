@@ -23,6 +23,8 @@ use super::context::ExecLimits;
 use super::lane_pick::{self, Random};
 use super::request::Job;
 use super::worker;
+use super::worker_mode::{RestartCause, WorkerMode, WorkerScriptConfig};
+use super::worker_script;
 
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
@@ -76,6 +78,9 @@ pub(crate) struct PoolShared {
     pub(crate) cfg: PoolConfig,
     pub(crate) stats: PoolStats,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Worker mode: every thread runs this worker script (`worker_script.rs`) instead
+    /// of one script per request.
+    pub(crate) mode: Option<Arc<WorkerMode>>,
 }
 
 #[derive(Clone)]
@@ -86,6 +91,28 @@ pub struct WorkerPool {
 impl WorkerPool {
     /// Starts the workers. The engine must be started and must outlive the pool.
     pub fn start(cfg: PoolConfig) -> std::io::Result<WorkerPool> {
+        Self::start_with(cfg, None)
+    }
+
+    /// Starts worker-mode threads: each runs `script` and serves requests from it
+    /// (docs/worker-mode.md).
+    pub fn start_worker_mode(
+        cfg: PoolConfig,
+        script: WorkerScriptConfig,
+    ) -> std::io::Result<WorkerPool> {
+        let mode = Arc::new(WorkerMode::new(script, cfg.workers.max(1)));
+        let pool = Self::start_with(cfg, Some(mode))?;
+        let weak = Arc::downgrade(&pool.shared);
+        // Parked workers re-check whether they must let go of OPcache's memory.
+        super::opcache_restart::on_change(Box::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.wake_all();
+            }
+        }));
+        Ok(pool)
+    }
+
+    fn start_with(cfg: PoolConfig, mode: Option<Arc<WorkerMode>>) -> std::io::Result<WorkerPool> {
         let workers = cfg.workers.max(1);
         let lanes = cfg.lanes.clamp(1, workers);
         let per_lane = cfg.queue_capacity.max(1).div_ceil(lanes);
@@ -107,6 +134,7 @@ impl WorkerPool {
                 ..PoolStats::default()
             },
             threads: Mutex::new(Vec::new()),
+            mode,
         });
         for id in 0..workers {
             spawn_worker(&shared, id)?;
@@ -236,6 +264,20 @@ impl WorkerPool {
         &self.shared.stats
     }
 
+    /// Worker mode's state, when this pool runs a worker script.
+    pub fn worker_mode(&self) -> Option<&WorkerMode> {
+        self.shared.mode.as_deref()
+    }
+
+    /// Worker mode: starts every worker script again, gracefully — each finishes the
+    /// request it is serving; queued requests wait for the new scripts. No-op otherwise.
+    pub fn reload(&self, cause: RestartCause) {
+        if let Some(mode) = &self.shared.mode {
+            mode.bump(cause);
+            self.shared.wake_all();
+        }
+    }
+
     /// The server-wide memfd budget (SPILL_MEMORY_LIMIT), when there is one.
     pub fn spill_budget(&self) -> Option<&super::SpillBudget> {
         self.shared.cfg.limits.spill_budget.as_deref()
@@ -250,9 +292,9 @@ impl WorkerPool {
     /// stopped as by their max_execution_time, so the process ends soon after it.
     pub fn shutdown_by(&self, deadline: Option<std::time::Instant>) {
         self.shared.shutdown.store(true, Ordering::SeqCst);
-        for l in &self.shared.lanes {
-            let _guard = l.lock.lock().unwrap_or_else(|e| e.into_inner());
-            l.wake.notify_all();
+        self.shared.wake_all();
+        if let Some(mode) = &self.shared.mode {
+            mode.wake_nappers();
         }
         if let Some(deadline) = deadline {
             while !self.all_finished() {
@@ -349,12 +391,37 @@ impl PoolShared {
         dropped
     }
 
+    /// Wakes every sleeping worker (they re-check their conditions).
+    pub(crate) fn wake_all(&self) {
+        for l in &self.lanes {
+            let _guard = l.lock.lock().unwrap_or_else(|e| e.into_inner());
+            l.wake.notify_all();
+        }
+    }
+
+    /// A queued job from `lane` or any other, without waiting.
+    pub(crate) fn try_take(&self, lane: usize, random: &mut Random) -> Option<Job> {
+        self.take(lane, random)
+    }
+
     /// The next job for a worker of `lane`, sleeping while there is none anywhere; None
     /// once shut down and drained.
     pub(crate) fn next_job(&self, lane: usize, random: &mut Random) -> Option<Job> {
+        self.next_job_until(lane, random, &|| false)
+    }
+
+    /// `next_job`, or None as soon as `stop` holds (checked before taking a job and
+    /// whenever the worker is woken: callers that change what `stop` reads call
+    /// `wake_all`).
+    pub(crate) fn next_job_until(
+        &self,
+        lane: usize,
+        random: &mut Random,
+        stop: &dyn Fn() -> bool,
+    ) -> Option<Job> {
         let own = &self.lanes[lane];
         loop {
-            if self.abandon.load(Ordering::SeqCst) {
+            if self.abandon.load(Ordering::SeqCst) || stop() {
                 return None;
             }
             if let Some(job) = self.take(lane, random) {
@@ -370,7 +437,7 @@ impl PoolShared {
                 own.sleepers.fetch_sub(1, Ordering::Relaxed);
                 return Some(job);
             }
-            if self.shutdown.load(Ordering::SeqCst) {
+            if self.shutdown.load(Ordering::SeqCst) || stop() {
                 own.sleepers.fetch_sub(1, Ordering::Relaxed);
                 return None;
             }
@@ -420,10 +487,21 @@ const WORKER_STACK: usize = 16 << 20;
 
 pub(crate) fn spawn_worker(shared: &Arc<PoolShared>, id: usize) -> std::io::Result<()> {
     let s = Arc::clone(shared);
+    let worker_mode = shared.mode.is_some();
     let handle = std::thread::Builder::new()
-        .name(format!("php-{id}"))
+        .name(if worker_mode {
+            format!("php-w{id}")
+        } else {
+            format!("php-{id}")
+        })
         .stack_size(WORKER_STACK)
-        .spawn(move || worker::run(s, id))?;
+        .spawn(move || {
+            if worker_mode {
+                worker_script::run(s, id)
+            } else {
+                worker::run(s, id)
+            }
+        })?;
     let mut threads = shared.threads.lock().unwrap_or_else(|e| e.into_inner());
     // Recycled workers leave finished handles behind; keep the list at pool size.
     threads.retain(|h| !h.is_finished());

@@ -37,11 +37,20 @@ impl Builder {
 }
 
 impl ServerVars {
-    pub fn build(req: &ScriptRequest, worker_id: usize) -> ServerVars {
+    /// Like `build`, with `first` ahead of the request's own entries (which win over
+    /// them in PHP's `$_SERVER`, as the CGI request variables win over the environment).
+    pub fn build_with(
+        req: &ScriptRequest,
+        worker_id: usize,
+        first: &[(String, Vec<u8>)],
+    ) -> ServerVars {
         let mut b = Builder {
             arena: Vec::with_capacity(2048),
-            entries: Vec::with_capacity(48),
+            entries: Vec::with_capacity(48 + first.len()),
         };
+        for (k, v) in first {
+            b.add(k, v);
+        }
         let content_type = req
             .headers
             .get("Content-Type")
@@ -278,7 +287,7 @@ mod tests {
         h.push("cookie", "b=2");
         h.push("X_Sneaky", "1");
         h.push("Authorization", "Basic eDp5");
-        let vars = ServerVars::build(&request(h), 3);
+        let vars = ServerVars::build_with(&request(h), 3, &[]);
         let p = vars.pairs();
         assert_eq!(get(&p, "SCRIPT_NAME"), Some("/a/b.php"));
         assert_eq!(get(&p, "PHP_SELF"), Some("/a/b.php/x/y"));

@@ -14,9 +14,15 @@ use super::pool::{spawn_worker, PoolShared};
 use super::watchdog;
 
 /// Replaces a worker thread that unwinds (a bug outside PHP), so the pool keeps its size.
-struct Respawn<'a> {
+pub(crate) struct Respawn<'a> {
     shared: &'a Arc<PoolShared>,
     id: usize,
+}
+
+impl<'a> Respawn<'a> {
+    pub(crate) fn new(shared: &'a Arc<PoolShared>, id: usize) -> Self {
+        Respawn { shared, id }
+    }
 }
 
 impl Drop for Respawn<'_> {
@@ -49,7 +55,7 @@ impl Drop for Respawn<'_> {
 /// answers a whole batch between switches. Measured on hello.php (2 cores, wrk -c64,
 /// alternating runs): 55–63k req/s at 21–23 CPU-µs per request, against 42–50k at
 /// 28–33 µs with the default policy. Allowed without privileges (priority 0).
-fn batch_scheduling(id: usize) {
+pub(crate) fn batch_scheduling(id: usize) {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: sched_setscheduler on the calling thread (pid 0) with a valid param.
     if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } != 0 {
@@ -57,14 +63,20 @@ fn batch_scheduling(id: usize) {
     }
 }
 
-pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
-    let cfg = &shared.cfg;
-    if !cfg.cpus.is_empty() {
-        let cpu = cfg.cpus[id % cfg.cpus.len()];
+/// Pins worker `id` round-robin over the pool's CPUs.
+pub(crate) fn pin(shared: &PoolShared, id: usize) {
+    let cpus = &shared.cfg.cpus;
+    if !cpus.is_empty() {
+        let cpu = cpus[id % cpus.len()];
         if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
             tracing::warn!(worker = id, cpu, "could not pin PHP worker");
         }
     }
+}
+
+pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
+    let cfg = &shared.cfg;
+    pin(&shared, id);
     batch_scheduling(id);
     // SAFETY: the engine is started before the pool and stopped after it joined.
     unsafe { ffi::uring_thread_start() };
@@ -86,7 +98,7 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
         shared.stats.busy.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            context::execute(&job, id, &cfg.limits, interrupt_flags)
+            context::execute(job, id, &cfg.limits, interrupt_flags)
         }));
         shared.note_job_time(started.elapsed());
         shared.stats.busy.fetch_sub(1, Ordering::Relaxed);

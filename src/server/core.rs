@@ -35,6 +35,8 @@ pub struct Shared {
     /// REDIRECT_HTTP_TO_HTTPS: the plain listener redirects everything to this TLS port.
     pub redirect_to_https: Option<u16>,
     pub pool: Option<WorkerPool>,
+    /// Worker mode: its threads and which PHP requests they serve.
+    pub worker: Option<(WorkerPool, crate::worker_match::WorkerRoute)>,
     pub php: Arc<PhpSettings>,
     pub stop: Arc<StopSignal>,
     pub drain_timeout: Duration,
@@ -132,7 +134,11 @@ pub fn run(
         monoio::spawn(Rc::clone(&completions).reap());
         let executor = match (&shared.pool, shared.cfg.executor()) {
             (Some(pool), Executor::Php) => {
-                service::Executor::Php(Rc::new(PhpHandler::new(pool.clone(), completions, Arc::clone(&shared.php), driver, index)))
+                let mut php = PhpHandler::new(pool.clone(), completions, Arc::clone(&shared.php), driver, index);
+                if let Some((worker_pool, route)) = &shared.worker {
+                    php = php.with_worker(worker_pool.clone(), route.clone(), index);
+                }
+                service::Executor::Php(Rc::new(php))
             }
             _ => service::Executor::Stub,
         };

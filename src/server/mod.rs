@@ -22,8 +22,9 @@ use crate::config::{Config, Executor};
 use crate::internal_server;
 use crate::middleware::Operations;
 use crate::php::server_vars::SERVER_SOFTWARE;
-use crate::php::{Engine, IniConfig, PoolConfig, WorkerPool};
+use crate::php::{Engine, IniConfig, PoolConfig, RestartCause, WorkerPool, WorkerScriptConfig};
 use crate::php_handler::PhpSettings;
+use crate::worker_match::WorkerRoute;
 
 pub use stop_signal::StopSignal;
 
@@ -61,7 +62,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
 
     // PHP starts once every socket is bound: a start that fails on a busy port stops
     // nothing half-started.
-    let (engine, pool) = if cfg.executor() == Executor::Php {
+    let (engine, pool, worker_pool) = if cfg.executor() == Executor::Php {
         let mut overrides = IniConfig::overrides_from_env(std::env::vars());
         overrides.extend(cfg.php_define.iter().cloned());
         let ini = IniConfig {
@@ -78,21 +79,52 @@ pub fn run(cfg: Config) -> Result<(), String> {
             limits: cfg.exec_limits(),
         })
         .map_err(|e| format!("starting PHP workers: {e}"))?;
-        (Some(engine), Some(pool))
+        let worker_pool = match worker_script(&cfg) {
+            Some(script) => {
+                let workers = cfg.worker_count();
+                let started = WorkerPool::start_worker_mode(
+                    PoolConfig {
+                        lanes: cfg.queue_lanes.unwrap_or(cpus.len()),
+                        workers,
+                        queue_capacity: cfg.queue_capacity.unwrap_or(workers * 100),
+                        cpus: cpus.clone(),
+                        max_requests: 0,
+                        limits: cfg.exec_limits(),
+                    },
+                    script,
+                );
+                match started {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        pool.shutdown();
+                        return Err(format!("starting worker-mode threads: {e}"));
+                    }
+                }
+            }
+            None => None,
+        };
+        (Some(engine), Some(pool), worker_pool)
     } else {
-        (None, None)
+        (None, None, None)
     };
 
     // Whatever happens from here, PHP's threads stop before the engine does.
     let php = PhpRuntime {
         pool,
+        worker_pool,
         engine,
         stop_by: None,
     };
     let pool = php.pool.clone();
+    let worker_pool = php.worker_pool.clone();
 
     // Operations: middleware state shared by the cores.
-    let ops = Arc::new(Operations::start(&cfg, pool.clone(), cpus.len())?);
+    let ops = Arc::new(Operations::start(
+        &cfg,
+        pool.clone(),
+        worker_pool.clone(),
+        cpus.len(),
+    )?);
 
     let stop = Arc::new(StopSignal::default());
     let h1 = H1Config {
@@ -126,6 +158,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
             _ => None,
         },
         pool: pool.clone(),
+        worker: worker_pool.clone().map(|p| (p, worker_route(&cfg))),
         php: Arc::new(PhpSettings {
             document_root: Arc::from(
                 cfg.document_root
@@ -194,12 +227,19 @@ pub fn run(cfg: Config) -> Result<(), String> {
         );
     }
 
+    let reload_workers = worker_pool
+        .clone()
+        .map(|p| Box::new(move || p.reload(RestartCause::Reload)) as Box<dyn Fn() + Send>);
     let signal_thread = signals::spawn_handler(
         signals,
         Arc::clone(&stop),
         tls.map(|t| (t, Arc::clone(&cfg))),
         ops.on_sighup(),
+        reload_workers,
     )?;
+    if let (Some(list), Some(p)) = (cfg.worker_watch.clone(), worker_pool.clone()) {
+        crate::worker_watch::spawn(list, Box::new(move || p.reload(RestartCause::Watch)))?;
+    }
     if let (Some(listener), Some(metrics)) = (internal, &ops.metrics) {
         let addr = listener
             .local_addr()
@@ -207,6 +247,7 @@ pub fn run(cfg: Config) -> Result<(), String> {
         let state = internal_server::InternalState {
             metrics: Arc::clone(metrics),
             pool: pool.clone(),
+            worker_pool: worker_pool.clone(),
             stop: Arc::clone(&stop),
             config: internal_server::config_json(&cfg),
             started: Instant::now(),
@@ -247,6 +288,7 @@ fn join_all(threads: Vec<std::thread::JoinHandle<()>>) {
 /// still starting crashes in TSRM).
 struct PhpRuntime {
     pool: Option<WorkerPool>,
+    worker_pool: Option<WorkerPool>,
     engine: Option<Engine>,
     /// When scripts still running at shutdown are stopped (the drain deadline).
     stop_by: Option<Instant>,
@@ -254,9 +296,48 @@ struct PhpRuntime {
 
 impl Drop for PhpRuntime {
     fn drop(&mut self) {
+        if let Some(pool) = &self.worker_pool {
+            pool.shutdown_by(self.stop_by);
+        }
         if let Some(pool) = &self.pool {
             pool.shutdown_by(self.stop_by);
         }
         self.engine.take();
     }
+}
+
+/// Worker mode's settings when WORKER_SCRIPT is set.
+fn worker_script(cfg: &Config) -> Option<WorkerScriptConfig> {
+    let script = cfg.worker_script_path()?;
+    let root = cfg
+        .document_root
+        .canonicalize()
+        .unwrap_or_else(|_| cfg.document_root.clone());
+    // Its URL path when it lies under the document root, else its file name.
+    let script_name = match script.strip_prefix(&root) {
+        Ok(rel) => format!("/{}", rel.display()),
+        Err(_) => format!(
+            "/{}",
+            script.file_name().unwrap_or_default().to_string_lossy()
+        ),
+    };
+    Some(WorkerScriptConfig {
+        script,
+        document_root: Arc::from(root.to_string_lossy().as_ref()),
+        script_name,
+        max_requests: cfg.worker_max_requests,
+    })
+}
+
+/// Which PHP requests the worker serves (WORKER_MATCH, else its front controllers).
+fn worker_route(cfg: &Config) -> WorkerRoute {
+    let root = cfg
+        .document_root
+        .canonicalize()
+        .unwrap_or_else(|_| cfg.document_root.clone());
+    let mut front: Vec<std::path::PathBuf> = cfg.worker_script_path().into_iter().collect();
+    if let Some(index) = &cfg.index_file {
+        front.push(root.join(index));
+    }
+    WorkerRoute::new(cfg.worker_match.clone(), front)
 }

@@ -15,7 +15,7 @@ use crate::config::Config;
 
 pub struct Blocked(SigSet);
 
-/// Blocks SIGTERM, SIGINT, SIGHUP and SIGQUIT on this (the main) thread; threads
+/// Blocks SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGUSR1 on this (the main) thread; threads
 /// started afterwards inherit the mask.
 pub fn block() -> Result<Blocked, String> {
     let mut set = SigSet::empty();
@@ -24,6 +24,7 @@ pub fn block() -> Result<Blocked, String> {
         Signal::SIGINT,
         Signal::SIGHUP,
         Signal::SIGQUIT,
+        Signal::SIGUSR1,
     ] {
         set.add(s);
     }
@@ -33,12 +34,14 @@ pub fn block() -> Result<Blocked, String> {
 }
 
 /// `tls`: the certificate holder SIGHUP reloads (and the configuration, to name the
-/// variables in error lines); `reopen_log`: what SIGHUP also does to the access log.
+/// variables in error lines); `reopen_log`: what SIGHUP also does to the access log;
+/// `reload_workers`: what SIGUSR1 does (worker mode: restart the worker scripts).
 pub fn spawn_handler(
     blocked: Blocked,
     stop: Arc<StopSignal>,
     tls: Option<(Arc<TlsAcceptor>, Arc<Config>)>,
     reopen_log: Option<Box<dyn Fn() + Send>>,
+    reload_workers: Option<Box<dyn Fn() + Send>>,
 ) -> Result<JoinHandle<()>, String> {
     let fd = SignalFd::new(&blocked.0).map_err(|e| format!("signalfd: {e}"))?;
     std::thread::Builder::new()
@@ -80,6 +83,13 @@ pub fn spawn_handler(
                             },
                         }
                     }
+                    Ok(Signal::SIGUSR1) => match &reload_workers {
+                        Some(reload) => {
+                            tracing::info!("SIGUSR1: restarting the worker scripts gracefully");
+                            reload();
+                        }
+                        None => tracing::info!("SIGUSR1: no worker scripts to restart"),
+                    },
                     _ => {}
                 },
                 Ok(None) => {}

@@ -110,7 +110,7 @@ fn bare(threads: usize, secs: f64, script: &str) -> (u64, f64) {
                 let sink: Arc<dyn ReplySink> = Arc::new(Discard);
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    w.run(&job(Arc::clone(&sink), &script));
+                    w.run(job(Arc::clone(&sink), &script));
                     n += 1;
                 }
                 total.fetch_add(n, Ordering::Relaxed);
