@@ -395,6 +395,22 @@ void uring_thread_timeout(void *interrupt_flags)
     zend_atomic_bool_store(f->vm_interrupt, true);
 }
 
+/* A site's php.ini values, as Apache applies php_value / php_admin_value: before the
+ * request starts, at the ACTIVATE stage, so startup already sees them (output
+ * buffering, upload limits, open_basedir) and request shutdown restores them. An admin
+ * value also makes the entry unchangeable by the script for this request. */
+static void uring_apply_site_ini(const uring_request_info *info)
+{
+    for (size_t i = 0; i < info->ini_count; i++) {
+        uring_ini *e = &info->ini[i];
+        zend_string *name = zend_string_init(e->name, strlen(e->name), 1);
+        e->applied = zend_alter_ini_entry_chars(name, e->value, strlen(e->value),
+                         e->admin ? PHP_INI_SYSTEM : PHP_INI_PERDIR,
+                         PHP_INI_STAGE_ACTIVATE) == SUCCESS;
+        zend_string_release_ex(name, 1);
+    }
+}
+
 void uring_request_bind(void *ctx, const uring_request_info *info)
 {
     current_info = info;
@@ -437,6 +453,7 @@ int uring_execute(void *ctx, const uring_request_info *info)
     uring_request_bind(ctx, info);
     /* EG(exit_status) survives from the previous request otherwise. */
     EG(exit_status) = 0;
+    uring_apply_site_ini(info);
 
     if (php_request_startup() == FAILURE) {
         php_request_shutdown(NULL);

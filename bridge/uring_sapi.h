@@ -22,6 +22,14 @@ typedef struct uring_var {
     size_t value_len;
 } uring_var;
 
+/* A php.ini value a site sets for one request (php_value / php_admin_value). */
+typedef struct uring_ini {
+    const char *name;
+    const char *value;
+    int admin;   /* 1: php_admin_value (the script cannot change it); 0: php_value */
+    int applied; /* set by C: 1 when PHP took the value */
+} uring_ini;
+
 /* What PHP needs to start one request. Strings are NUL-terminated and owned by Rust
  * for the duration of uring_execute(). */
 typedef struct uring_request_info {
@@ -33,6 +41,8 @@ typedef struct uring_request_info {
     int64_t content_length;      /* -1 when the request has no body */
     const char *cookie;          /* NULL when no Cookie header */
     const char *authorization;   /* NULL when no Authorization header */
+    uring_ini *ini;              /* the site's php.ini values, applied before startup */
+    size_t ini_count;
 } uring_request_info;
 
 /* One response header as PHP holds it ("Name: value"). */
@@ -50,6 +60,10 @@ int uring_rs_flush(void *ctx);
  * a script set one with header(), else NULL. */
 void uring_rs_send_headers(void *ctx, int status, const char *status_line,
                            const uring_header *headers, size_t count);
+/* headers_send(1xx): an informational response (103 Early Hints) with the Link headers
+ * among `headers`, sent while the script goes on. Returns 1 when it went to the client's
+ * connection, 0 when it cannot be sent (final head already sent, HTTP/1.0, no Link). */
+int uring_rs_send_interim(void *ctx, int status, const uring_header *headers, size_t count);
 size_t uring_rs_read_post(void *ctx, char *buf, size_t len);
 /* The request's $_SERVER entries, built on first use (PHP asks only when a script uses
  * $_SERVER, with auto_globals_jit); valid until the request ends. */

@@ -29,6 +29,10 @@ ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_uring_server_info, 0, 0, IS_ARRAY, 0)
 ZEND_END_ARG_INFO()
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_uring_headers_send, 0, 0, IS_LONG, 0)
+    ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, status, IS_LONG, 0, "200")
+ZEND_END_ARG_INFO()
+
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_uring_cache_purge, 0, 0, IS_LONG, 0)
     ZEND_ARG_VARIADIC_TYPE_INFO(0, urlsOrTags, IS_STRING, 0)
 ZEND_END_ARG_INFO()
@@ -93,6 +97,45 @@ PHP_FUNCTION(uring_server_info)
         }
         p = value + strlen(value) + 1;
     }
+}
+
+/* headers_send(int $status = 200): int, as FrankenPHP provides it. A 1xx status sends
+ * an informational response now (103 Early Hints: the Link headers set so far) and the
+ * script goes on, its headers kept for the final response; the answer is
+ * SAPI_HEADER_SENT_SUCCESSFULLY (1) when it went out, else SAPI_HEADER_SEND_FAILED (3).
+ * Any other status becomes the response code and the headers are sent as
+ * sapi_send_headers() does (SUCCESS, 0, or FAILURE, -1). */
+PHP_FUNCTION(uring_headers_send)
+{
+    zend_long status = 200;
+    ZEND_PARSE_PARAMETERS_START(0, 1)
+        Z_PARAM_OPTIONAL
+        Z_PARAM_LONG(status)
+    ZEND_PARSE_PARAMETERS_END();
+    if (status >= 100 && status < 200) {
+        void *ctx = SG(server_context);
+        if (!ctx || SG(headers_sent) || SG(request_info).no_headers) {
+            RETURN_LONG(SAPI_HEADER_SEND_FAILED);
+        }
+        size_t count = zend_llist_count(&SG(sapi_headers).headers);
+        uring_header *list = count ? emalloc(count * sizeof(uring_header)) : NULL;
+        size_t n = 0;
+        zend_llist_position pos;
+        sapi_header_struct *h = zend_llist_get_first_ex(&SG(sapi_headers).headers, &pos);
+        while (h && n < count) {
+            list[n].line = h->header;
+            list[n].len = h->header_len;
+            n++;
+            h = zend_llist_get_next_ex(&SG(sapi_headers).headers, &pos);
+        }
+        int sent = uring_rs_send_interim(ctx, (int)status, list, n);
+        if (list) {
+            efree(list);
+        }
+        RETURN_LONG(sent ? SAPI_HEADER_SENT_SUCCESSFULLY : SAPI_HEADER_SEND_FAILED);
+    }
+    SG(sapi_headers).http_response_code = (int)status;
+    RETURN_LONG(sapi_send_headers());
 }
 
 /* uring_cache_purge(string ...$urlsOrTags): int. Each argument is a URL
@@ -165,6 +208,8 @@ static const zend_function_entry uring_functions[] = {
     PHP_FE(uring_request_id, arginfo_uring_request_id)
     PHP_FE(uring_worker_id, arginfo_uring_worker_id)
     PHP_FE(uring_server_info, arginfo_uring_server_info)
+    PHP_FE(uring_headers_send, arginfo_uring_headers_send)
+    PHP_FALIAS(headers_send, uring_headers_send, arginfo_uring_headers_send)
     PHP_FE(uring_cache_purge, arginfo_uring_cache_purge)
     PHP_FALIAS(fastcgi_finish_request, uring_finish_request, arginfo_uring_finish_request)
     /* Worker mode (docs/worker-mode.md), under FrankenPHP's names too. */

@@ -87,8 +87,12 @@ trap 'rm -f "$tmp"' EXIT
      Do not edit by hand: change the doc comment in src/config.rs and re-run the script. -->
 
 Every setting is an environment variable and a command-line flag; the flag wins when
-both are given. A bad value stops the server at start with one line naming the variable
-and what it accepts, exit code 2. \`uring_php --help\` prints this list too, and the
+both are given. A configuration file (\`CONFIG_FILE\`, [sites.md](sites.md)) may set any of
+them in its \`[server]\` table (over the environment, under the flags) and describes
+sites, each with its own document root, certificate, limits and PHP settings; every
+site setting it leaves out comes from here. A bad value stops the server at start with
+one line naming the variable (in the file: \`FILE:LINE\`) and what it accepts, exit
+code 2; \`--check-config\` checks without starting. \`uring_php --help\` prints this list too, and the
 effective configuration is logged at start (and served on \`/config\` of the internal
 server, secrets redacted).
 

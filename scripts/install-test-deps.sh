@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests and benchmarks need from Debian's archive:
 # the reference stack (nginx + php8.2-fpm with the same extensions as our ZTS build)
-# and the client tools (curl, wrk, nghttp, testssl.sh, jq, openssl).
+# and the client tools (curl, wrk, nghttp, testssl.sh, jq, openssl), and pebble, the ACME
+# test server tests/acme.rs starts (with its mock DNS, pebble-challtestsrv).
 #
 # Idempotent and quiet: installs only what is missing, runs `apt-get update` only then,
 # logs apt's output to $INSTALL_LOG (default /tmp/uring_php-install-test-deps.<uid>.log) and
@@ -37,6 +38,7 @@ PACKAGES=(
   php-symfony-security-csrf
   php-symfony-runtime
   php-laravel-framework
+  pebble
 )
 
 say() { printf 'install-test-deps: %s\n' "$*"; }

@@ -37,6 +37,16 @@ pub enum TlsMinVersion {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AcmeChallenge {
+    /// A file under /.well-known/acme-challenge/ on the plain HTTP listener.
+    #[value(name = "http-01")]
+    Http01,
+    /// A special certificate on the TLS listener (ALPN acme-tls/1).
+    #[value(name = "tls-alpn-01")]
+    TlsAlpn01,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Driver {
     /// io_uring where the kernel allows it, epoll where it does not.
     Auto,
@@ -58,9 +68,25 @@ pub enum Driver {
         ")"
     ),
     about = "A thread-per-core io_uring web server that runs PHP in-process",
-    after_help = "Every option can also be given as the environment variable shown in brackets."
+    args_override_self = true,
+    after_help = "Every option can also be given as the environment variable shown in brackets.\n\n\
+                  uring_php php-cli [ARGS]...  runs PHP's command line (cron jobs, composer, artisan) \
+                  with the server's PHP build and php.ini settings (PHP_INI, PHP_INI_<NAME>)."
 )]
 pub struct Config {
+    /// A configuration file (TOML): sites (virtual hosts) and server-wide settings over the environment; see docs/sites.md [default: none: one site from the environment].
+    #[arg(long = "config", env = "CONFIG_FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Check the configuration (the file, the environment, the flags) and exit: 0 and a summary, or 2 and the errors.
+    #[arg(long, action = ArgAction::SetTrue)]
+    pub check_config: bool,
+
+    /// The arguments the settings were parsed from (the configuration file's `[server]`
+    /// as flags before the command line's), for /config and reloads.
+    #[arg(skip)]
+    pub effective_args: Vec<std::ffi::OsString>,
+
     /// Address to listen on for HTTP.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8080", value_parser = parse_addr)]
     pub listen_addr: SocketAddr,
@@ -134,6 +160,14 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "auto")]
     pub log_format: LogFormat,
+
+    /// Internal locations for X-Accel-Redirect: URI prefix = directory, comma-separated (e.g. /protected/=/srv/files/); requests from outside get 404 there [default: none].
+    #[arg(long, env = "INTERNAL_LOCATIONS", value_parser = parse_internal_locations)]
+    pub internal_locations: Option<InternalLocations>,
+
+    /// Directories X-Sendfile may serve files from, comma-separated absolute paths [default: none: every X-Sendfile is refused].
+    #[arg(long, env = "SENDFILE_ROOTS", value_parser = parse_sendfile_roots)]
+    pub sendfile_roots: Option<SendfileRoots>,
 
     /// A php.ini file to load over the built-in defaults.
     #[arg(long = "php-ini", env = "PHP_INI")]
@@ -216,6 +250,38 @@ pub struct Config {
     /// When 1, LISTEN_ADDR answers every request with a redirect to the same URL on the TLS port.
     #[arg(long, env = "REDIRECT_HTTP_TO_HTTPS", action = ArgAction::Set, value_parser = parse_bool, default_value = "0")]
     pub redirect_http_to_https: bool,
+
+    /// Automatic HTTPS: host names to obtain a certificate for by ACME, comma-separated (the single-site case; sites in a configuration file say `acme = true`) [default: none].
+    #[arg(long, env = "ACME_DOMAINS", value_parser = parse_domains)]
+    pub acme_domains: Option<Domains>,
+
+    /// Automatic HTTPS: contact e-mail given to the ACME server [default: none].
+    #[arg(long, env = "ACME_EMAIL")]
+    pub acme_email: Option<String>,
+
+    /// Automatic HTTPS: the ACME server's directory URL.
+    #[arg(
+        long,
+        env = "ACME_DIRECTORY",
+        default_value = "https://acme-v02.api.letsencrypt.org/directory"
+    )]
+    pub acme_directory: String,
+
+    /// Automatic HTTPS: where the ACME account and certificates are kept.
+    #[arg(long, env = "ACME_DIR", default_value = "/var/lib/uring_php/acme")]
+    pub acme_dir: PathBuf,
+
+    /// Automatic HTTPS: a PEM CA certificate to trust for the ACME server (a private or test CA) [default: the system's roots].
+    #[arg(long, env = "ACME_CA_ROOT")]
+    pub acme_ca_root: Option<PathBuf>,
+
+    /// Automatic HTTPS: how the ACME server checks the names (http-01 on LISTEN_ADDR's port 80, tls-alpn-01 on the TLS port 443).
+    #[arg(long, env = "ACME_CHALLENGE", value_enum, default_value = "http-01")]
+    pub acme_challenge: AcmeChallenge,
+
+    /// Automatic HTTPS: renew a certificate this long before it expires (e.g. 30d).
+    #[arg(long, env = "ACME_RENEW_BEFORE", default_value = "30d", value_parser = parse_cache_ttl)]
+    pub acme_renew_before: Duration,
 
     /// HTTP/2: streams (requests) a client may have open at once on one connection.
     #[arg(long, env = "H2_MAX_CONCURRENT_STREAMS", default_value = "128", value_parser = parse_u32_min1)]
@@ -403,7 +469,8 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if !self.document_root.is_dir() {
+        // With a configuration file the sites name their own roots (checked there).
+        if self.config.is_none() && !self.document_root.is_dir() {
             return Err(ConfigError::line(format!(
                 "DOCUMENT_ROOT={}: not a directory",
                 self.document_root.display()
@@ -428,6 +495,7 @@ impl Config {
         }
         self.validate_operations()?;
         self.validate_worker()?;
+        self.validate_sendfile()?;
         self.validate_tls()
     }
 
@@ -507,6 +575,35 @@ impl Config {
         Ok(())
     }
 
+    /// The directories of INTERNAL_LOCATIONS and SENDFILE_ROOTS exist.
+    fn validate_sendfile(&self) -> Result<(), ConfigError> {
+        for (prefix, dir) in self.internal_locations() {
+            if !dir.is_dir() {
+                return Err(ConfigError::line(format!(
+                    "INTERNAL_LOCATIONS: {prefix}={}: not a directory",
+                    dir.display()
+                )));
+            }
+        }
+        for dir in self.sendfile_roots() {
+            if !dir.is_dir() {
+                return Err(ConfigError::line(format!(
+                    "SENDFILE_ROOTS: {}: not a directory",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn internal_locations(&self) -> &[(String, PathBuf)] {
+        self.internal_locations.as_ref().map_or(&[], |l| &l.0)
+    }
+
+    pub fn sendfile_roots(&self) -> &[PathBuf] {
+        self.sendfile_roots.as_ref().map_or(&[], |r| &r.0)
+    }
+
     /// STATIC_CACHE_TTL when set.
     pub fn static_cache_ttl(&self) -> Option<Duration> {
         (!self.static_cache_ttl.is_zero()).then_some(self.static_cache_ttl)
@@ -515,7 +612,25 @@ impl Config {
     /// TLS settings that belong together, and the certificate and key themselves: a bad
     /// one refuses to start (never a silent fall back to plain HTTP).
     fn validate_tls(&self) -> Result<(), ConfigError> {
+        if let Some(root) = &self.acme_ca_root {
+            if !root.is_file() {
+                return Err(ConfigError::line(format!(
+                    "ACME_CA_ROOT={}: not a readable file",
+                    root.display()
+                )));
+            }
+        }
+        if self.acme_domains.is_some() && self.tls_cert.is_some() {
+            return Err(ConfigError::line(
+                "ACME_DOMAINS and TLS_CERT: choose one (ACME obtains the certificate itself)"
+                    .into(),
+            ));
+        }
         let Some(files) = self.tls_files() else {
+            if self.config.is_some() || self.acme_domains.is_some() {
+                // Sites may bring their certificates (checked with the file).
+                return Ok(());
+            }
             let needs = |var: &str| {
                 ConfigError::line(format!("{var}: needs TLS_CERT (and TLS_KEY) to be set"))
             };
@@ -573,14 +688,20 @@ impl Config {
     /// on port 8443 (port 0 when LISTEN_ADDR asks for an ephemeral port).
     pub fn tls_addr(&self) -> Option<SocketAddr> {
         self.tls_cert.as_ref()?;
-        Some(self.tls_listen_addr.unwrap_or_else(|| {
+        Some(self.tls_addr_if_on())
+    }
+
+    /// Where the TLS listener binds when something turns TLS on (TLS_CERT, or a site's
+    /// certificate).
+    pub fn tls_addr_if_on(&self) -> SocketAddr {
+        self.tls_listen_addr.unwrap_or_else(|| {
             let port = if self.listen_addr.port() == 0 {
                 0
             } else {
                 8443
             };
             SocketAddr::new(self.listen_addr.ip(), port)
-        }))
+        })
     }
 
     pub fn executor(&self) -> Executor {
@@ -639,11 +760,11 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn line(s: String) -> Self {
+    pub(crate) fn line(s: String) -> Self {
         ConfigError::Line(s)
     }
 
-    fn from_clap(e: clap::Error) -> Self {
+    pub(crate) fn from_clap(e: clap::Error) -> Self {
         match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ConfigError::Clap(e),
             ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
@@ -733,6 +854,71 @@ fn parse_trusted_proxies(s: &str) -> Result<TrustedProxies, String> {
         .map(TrustedProxies)
 }
 
+/// INTERNAL_LOCATIONS: (URI prefix ending in `/`, directory) pairs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InternalLocations(pub Vec<(String, PathBuf)>);
+
+fn parse_internal_locations(s: &str) -> Result<InternalLocations, String> {
+    let err = |item: &str| {
+        format!("expected /prefix/=/directory pairs, comma-separated, like /protected/=/srv/files/ (not {item:?})")
+    };
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|item| {
+            let (prefix, dir) = item.split_once('=').ok_or_else(|| err(item))?;
+            let (prefix, dir) = (prefix.trim(), dir.trim());
+            if !prefix.starts_with('/') || prefix.contains("..") || !dir.starts_with('/') {
+                return Err(err(item));
+            }
+            let mut prefix = prefix.to_string();
+            if !prefix.ends_with('/') {
+                prefix.push('/');
+            }
+            Ok((prefix, PathBuf::from(dir)))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(InternalLocations)
+}
+
+/// Host names (one value: clap would read a bare Vec as repeated values).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Domains(pub Vec<String>);
+
+fn parse_domains(s: &str) -> Result<Domains, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            crate::sites::hosts::normalize_pattern(d)
+                .filter(|d| !d.starts_with('*'))
+                .ok_or_else(|| format!("expected host names like example.com,www.example.com (not {d:?}; wildcards need DNS-01, which is not supported)"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Domains)
+}
+
+/// SENDFILE_ROOTS: absolute directories.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SendfileRoots(pub Vec<PathBuf>);
+
+fn parse_sendfile_roots(s: &str) -> Result<SendfileRoots, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            if p.starts_with('/') {
+                Ok(PathBuf::from(p))
+            } else {
+                Err(format!(
+                    "expected absolute directories, comma-separated (not {p:?})"
+                ))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(SendfileRoots)
+}
+
 fn parse_header_name(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.bytes()
@@ -793,7 +979,7 @@ fn parse_u32(s: &str) -> Result<u32, String> {
 }
 
 /// A duration of at least one second (a bare number is seconds).
-fn parse_window(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_window(s: &str) -> Result<Duration, String> {
     match parse_duration(s) {
         Ok(d) if d >= Duration::from_secs(1) => Ok(Duration::from_secs(d.as_secs())),
         _ => Err("expected a duration of at least 1 second, like 60, 30s, 5m or 1h".into()),
@@ -802,7 +988,7 @@ fn parse_window(s: &str) -> Result<Duration, String> {
 
 /// `3600`, `30s`, `1h`, `7d`, `1w`, `1y`, `0` or `off`. `m` is refused: tokio_php reads
 /// `1m` as a month where every other duration here reads it as a minute.
-fn parse_cache_ttl(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_cache_ttl(s: &str) -> Result<Duration, String> {
     let s = s.trim().to_ascii_lowercase();
     if s == "off" || s.is_empty() {
         return Ok(Duration::ZERO);
@@ -900,7 +1086,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(err)
 }
 
-fn parse_index_file(s: &str) -> Result<String, String> {
+pub(crate) fn parse_index_file(s: &str) -> Result<String, String> {
     let s = s.trim().trim_start_matches('/');
     if s.is_empty() || s.contains("..") || s.contains('\0') {
         return Err("expected a file name inside DOCUMENT_ROOT, e.g. index.php".into());
@@ -1128,6 +1314,42 @@ mod tests {
             e.starts_with("WORKER_MATCH (--worker-match)=\"api\": expected URL path"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn sendfile_settings() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path().display().to_string();
+        let c = parse(&[
+            "--internal-locations",
+            &format!("/protected/={dir}, /dl={dir}"),
+            "--sendfile-roots",
+            &format!("{dir},/"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.internal_locations(),
+            [
+                ("/protected/".to_string(), d.path().to_path_buf()),
+                ("/dl/".to_string(), d.path().to_path_buf())
+            ]
+        );
+        assert_eq!(c.sendfile_roots().len(), 2);
+        let e = parse(&["--internal-locations", "protected=/srv"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("INTERNAL_LOCATIONS (--internal-locations)="),
+            "{e}"
+        );
+        let e = parse(&["--internal-locations", "/p/=/nonexistent"])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "INTERNAL_LOCATIONS: /p/=/nonexistent: not a directory");
+        let e = parse(&["--sendfile-roots", "relative/dir"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("SENDFILE_ROOTS (--sendfile-roots)="), "{e}");
     }
 
     #[test]

@@ -315,7 +315,14 @@ pub fn config_json(cfg: &Config) -> String {
 
     let mut settings = Map::new();
     let cmd = Config::command();
-    match cmd.clone().try_get_matches_from(std::env::args_os()) {
+    // The arguments the settings came from: the configuration file's `[server]` as
+    // flags, then the command line's.
+    let args = if cfg.effective_args.is_empty() {
+        std::env::args_os().collect()
+    } else {
+        cfg.effective_args.clone()
+    };
+    match cmd.clone().try_get_matches_from(args) {
         Ok(matches) => {
             for arg in cmd.get_arguments() {
                 let id = arg.get_id().as_str();

@@ -1,5 +1,6 @@
 //! uring_php: a thread-per-core io_uring web server that runs PHP in-process.
 
+pub mod acme;
 pub mod config;
 pub mod cpu_set;
 pub mod internal_server;
@@ -8,10 +9,13 @@ pub mod metrics;
 pub mod middleware;
 pub mod php;
 pub mod php_handler;
+pub mod process_metrics;
 pub mod response_cache;
 pub mod router;
+pub mod sendfile;
 pub mod server;
 pub mod service;
+pub mod sites;
 pub mod static_files;
 pub mod trace_context;
 pub mod worker_match;

@@ -529,7 +529,7 @@ impl Metrics {
         if let Some(cache) = &self.response_cache {
             crate::response_cache::stats::render(o, &self.cores, cache)?;
         }
-        Ok(())
+        crate::process_metrics::render(o)
     }
 
     fn histogram(

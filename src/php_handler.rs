@@ -25,15 +25,24 @@ use crate::php::lane_submit::LaneSubmitter;
 use crate::php::pool::PoolStats;
 use crate::php::{
     Job, Reply, ReplyEvent, ReplySink, RequestControl, ResponseHead, ScriptBody, ScriptRequest,
-    TraceIds, WorkerPool,
+    SiteExtras, TraceIds, WorkerPool,
 };
 use crate::router::PhpTarget;
 use crate::worker_match::WorkerRoute;
 
+/// What a site gives its PHP requests.
+#[derive(Clone, Debug)]
+pub struct PhpSite {
+    /// DOCUMENT_ROOT (canonical).
+    pub document_root: Arc<str>,
+    /// SERVER_NAME when set; otherwise the request's host.
+    pub server_name: Option<Arc<str>>,
+    /// `$_SERVER` additions and php.ini values.
+    pub extras: Arc<SiteExtras>,
+}
+
 /// Settings every core's handler shares.
 pub struct PhpSettings {
-    pub document_root: Arc<str>,
-    pub server_name: Option<Arc<str>>,
     pub request_timeout: Option<Duration>,
     pub stream_timeout: Option<Duration>,
     pub stream_buffer: usize,
@@ -129,11 +138,13 @@ impl PhpHandler {
         &self,
         req: Request,
         target: PhpTarget,
+        site: &PhpSite,
         id: u64,
         trace: Option<TraceIds>,
     ) -> PhpOutcome {
         let queued_at = Instant::now();
         let is_head = req.method == uring_http::Method::Head;
+        let interim = req.interim.clone();
         let conn_fd = req.conn_fd;
         let worker = self
             .worker
@@ -166,7 +177,7 @@ impl PhpHandler {
             script_filename: target.script_filename,
             script_name: target.script_name,
             path_info: target.path_info,
-            document_root: Arc::clone(&self.settings.document_root),
+            document_root: Arc::clone(&site.document_root),
             version: req.version,
             headers: req.headers,
             host: req.host,
@@ -174,10 +185,11 @@ impl PhpHandler {
             remote_addr: req.remote_addr,
             local_addr: req.local_addr,
             tls: req.tls,
-            server_name: self.settings.server_name.clone(),
+            server_name: site.server_name.clone(),
             trace,
             received_at: SystemTime::now(),
             driver: self.driver,
+            site: Arc::clone(&site.extras),
         };
         let reply = Reply::new(
             Arc::clone(&self.sink),
@@ -203,7 +215,15 @@ impl PhpHandler {
             stats: self.pool.stats(),
             armed: true,
         };
-        let first = self.first_event(&receiver, &control, conn_fd).await;
+        let first = loop {
+            match self.first_event(&receiver, &control, conn_fd).await {
+                // headers_send(103): out to the client now, while the script goes on.
+                Waited::Event(ReplyEvent::Interim { status, headers }) => {
+                    interim.send(status, headers);
+                }
+                other => break other,
+            }
+        };
         // From here the request is answered (or timed out); only a hang-up gives it up.
         abandon.armed = matches!(first, Waited::ClientGone);
         drop(abandon);
@@ -419,21 +439,26 @@ impl BodyStream for PhpStream {
                 return Poll::Ready(None);
             }
         }
-        match this.receiver.poll_next(cx) {
-            Poll::Ready(ReplyEvent::Chunk(b)) => {
-                this.in_flight = b.len();
-                Poll::Ready(Some(b))
-            }
-            Poll::Ready(ReplyEvent::StreamEnd) => {
-                this.ended = true;
-                Poll::Ready(None)
-            }
-            Poll::Ready(other) => {
-                tracing::error!(event = ?other, "unexpected event in a PHP stream");
-                this.ended = true;
-                Poll::Ready(None)
-            }
-            Poll::Pending => Poll::Pending,
+        loop {
+            return match this.receiver.poll_next(cx) {
+                Poll::Ready(ReplyEvent::Chunk(b)) => {
+                    this.in_flight = b.len();
+                    Poll::Ready(Some(b))
+                }
+                Poll::Ready(ReplyEvent::StreamEnd) => {
+                    this.ended = true;
+                    Poll::Ready(None)
+                }
+                // Too late for a 1xx: the final head went out (the worker sends none
+                // after it; nothing to do should one come).
+                Poll::Ready(ReplyEvent::Interim { .. }) => continue,
+                Poll::Ready(other) => {
+                    tracing::error!(event = ?other, "unexpected event in a PHP stream");
+                    this.ended = true;
+                    Poll::Ready(None)
+                }
+                Poll::Pending => Poll::Pending,
+            };
         }
     }
 }

@@ -36,6 +36,33 @@ struct Cache {
     bytes: usize,
 }
 
+/// What serving a file looks at in the request: its method and the conditional and
+/// range headers (taken from the request itself, or kept from it while PHP ran, for
+/// X-Sendfile).
+#[derive(Clone, Copy)]
+pub struct FileRequest<'a> {
+    pub method: &'a Method,
+    pub headers: &'a Headers,
+}
+
+impl<'a> FileRequest<'a> {
+    pub fn of(req: &'a Request) -> Self {
+        FileRequest {
+            method: &req.method,
+            headers: &req.headers,
+        }
+    }
+}
+
+/// The request headers [`FileRequest`] reads, for keeping them beyond the request.
+pub const FILE_REQUEST_HEADERS: [&str; 5] = [
+    "Range",
+    "If-Range",
+    "If-None-Match",
+    "If-Modified-Since",
+    "Accept-Encoding",
+];
+
 /// Cache-Control / Expires (STATIC_CACHE_TTL) are added by `middleware::static_cache`.
 pub struct StaticFiles {
     cache: RefCell<Cache>,
@@ -130,10 +157,12 @@ impl StaticFiles {
         self.cached(rel, meta).is_some()
     }
 
-    /// `file` may be None only when `is_cached` said yes.
+    /// `file` may be None only when `is_cached` said yes. `rel` names the file in the
+    /// cache (and gives its type by extension): a path under the document root, or an
+    /// absolute one for files from elsewhere.
     pub async fn serve(
         &self,
-        req: &Request,
+        req: FileRequest<'_>,
         file: Option<File>,
         meta: Metadata,
         rel: &Path,
@@ -166,7 +195,7 @@ impl StaticFiles {
         }
 
         let range = match req.headers.get_str("Range") {
-            Some(r) if req.method == Method::Get && if_range_ok(req, tag_str, modified) => {
+            Some(r) if *req.method == Method::Get && if_range_ok(req, tag_str, modified) => {
                 parse_range(r, size)
             }
             _ => RangeSpec::Full,
@@ -195,7 +224,7 @@ impl StaticFiles {
         let Some(file) = file else {
             return Response::text(500, "Internal Server Error\n");
         };
-        if req.method == Method::Head || size > CACHE_FILE_MAX {
+        if *req.method == Method::Head || size > CACHE_FILE_MAX {
             return Response::new(status, headers, self.body_of_len(file, offset, len));
         }
         match self.load(rel, &meta, file).await {
@@ -275,7 +304,7 @@ fn etag_matches(list: &str, tag: &str) -> bool {
         .any(|t| t.trim() == "*" || strip(t) == strip(tag))
 }
 
-fn not_modified(req: &Request, tag: &str, modified: SystemTime) -> bool {
+fn not_modified(req: FileRequest<'_>, tag: &str, modified: SystemTime) -> bool {
     if !matches!(req.method, Method::Get | Method::Head) {
         return false;
     }
@@ -293,7 +322,7 @@ fn not_modified(req: &Request, tag: &str, modified: SystemTime) -> bool {
     false
 }
 
-fn if_range_ok(req: &Request, tag: &str, modified: SystemTime) -> bool {
+fn if_range_ok(req: FileRequest<'_>, tag: &str, modified: SystemTime) -> bool {
     match req.headers.get_str("If-Range") {
         None => true,
         Some(v) if v.trim().starts_with('"') => v.trim() == tag,

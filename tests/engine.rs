@@ -143,6 +143,7 @@ fn submit(pool: &WorkerPool, r: Req) -> mpsc::Receiver<ReplyEvent> {
         trace: None,
         received_at: SystemTime::now(),
         driver: "test",
+        site: Default::default(),
     };
     let control = Arc::new(RequestControl::new(None, Instant::now()));
     let reply = Reply::new(Arc::new(ChannelSink(Mutex::new(tx))), 0, control);

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use crate::{Headers, Method, RequestBody};
+use crate::{Headers, Interim, Method, RequestBody};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
@@ -41,6 +41,9 @@ pub struct Request {
     pub remote_addr: SocketAddr,
     pub local_addr: SocketAddr,
     pub tls: bool,
+    /// Sends 1xx responses (103 Early Hints) ahead of the final one; detached (sends
+    /// nothing) for HTTP/1.0 and wherever no connection listens.
+    pub interim: Interim,
     /// HTTP/1.x: the connection's socket, open for as long as the request is being
     /// answered, so a long-running application can poll it for the client's hang-up
     /// (POLLRDHUP) — the connection itself reads nothing while the application works.

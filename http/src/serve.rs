@@ -117,6 +117,11 @@ where
         Raced::TimedOut | Raced::Shutdown => return Ok(()),
     };
     let info = ConnInfo { tls: true, ..info };
+    if crate::tls::negotiated_acme(&stream) {
+        // An ACME validation: the handshake was all it came for.
+        tracing::debug!(peer = %info.remote_addr, "ACME TLS-ALPN-01 validation answered");
+        return Ok(());
+    }
     if negotiated_h2(&stream) {
         serve_h2(stream, BytesMut::new(), service, &cfg.h2, info, shutdown).await
     } else {

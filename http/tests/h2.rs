@@ -131,6 +131,40 @@ fn hundred_concurrent_streams_each_get_their_own_body() {
 }
 
 #[test]
+fn early_hints_arrive_while_the_service_works() {
+    each_driver(ConnConfig::default(), |addr| {
+        block_on(async move {
+            let send = connect(addr, h2::client::Builder::new()).await;
+            let mut s = send.clone().ready().await.unwrap();
+            let (mut resp, _) = s.send_request(req("GET", addr, "/hints"), true).unwrap();
+            // The service waits for /release, so without the hint this would wait for
+            // ever: the timeout only turns that into a failure.
+            let hint = tokio::time::timeout(
+                Duration::from_secs(20),
+                std::future::poll_fn(|cx| resp.poll_informational(cx)),
+            )
+            .await
+            .expect("a 103 while the service still works")
+            .expect("an informational response")
+            .unwrap();
+            assert_eq!(hint.status(), 103);
+            assert_eq!(
+                hint.headers()["link"],
+                "</style.css>; rel=preload; as=style"
+            );
+            assert!(hint.headers().get("date").is_none());
+            // Only now may the service finish.
+            let mut other = send.clone();
+            let (status, _, body) = fetch(&mut other, req("GET", addr, "/release"), None).await;
+            assert_eq!((status, text(&body).as_str()), (200, "released"));
+            let (parts, body) = resp.await.unwrap().into_parts();
+            assert_eq!(parts.status, 200);
+            assert_eq!(text(&read_body(body).await.unwrap()), "hinted=true");
+        });
+    });
+}
+
+#[test]
 fn a_reset_stream_does_not_disturb_its_siblings() {
     each_driver(ConnConfig::default(), |addr| {
         block_on(async move {

@@ -16,6 +16,10 @@
 //! | 70 | compression | notes Accept-Encoding | br / zstd / gzip, precompressed files |
 //! | 80 | static cache | — | Cache-Control, Expires |
 //! | 90 | error pages | notes Accept | HTML page or a plain status line |
+//!
+//! The first four are server-wide ([`Operations::chain_for_core`]); the others belong
+//! to a site ([`SiteMiddleware`], src/sites/), whose chain runs inside the server-wide
+//! one once the request's host chose the site: the order above holds either way.
 
 pub mod access_log;
 pub mod compression;
@@ -257,20 +261,20 @@ pub fn body_bytes(ctx: &RequestCtx, resp: &Response) -> Option<u64> {
     resp.body.len()
 }
 
-/// What every core's chain is built from: settings, and the state shared between cores
-/// (the rate limiter's buckets, the access log writer, the metrics registry).
+/// What every core's server-wide chain is built from: settings, and the state shared
+/// between cores (the access log writer, the metrics registry). The middleware a site
+/// configures (rate limit, compression, static cache, error pages) is [`SiteMiddleware`].
 pub struct Operations {
     pub metrics: Option<Arc<Metrics>>,
     access_log: Mutex<Option<access_log::AccessLogWriter>>,
-    rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
-    error_pages: Option<Arc<error_pages::ErrorPages>>,
-    compression: Option<compression::CompressionConfig>,
-    static_cache_ttl: Option<Duration>,
     trace: bool,
     /// Trusted proxy networks and the header they name the client in.
     real_ip: Option<(Vec<ipnet::IpNet>, String)>,
     /// RESPONSE_CACHE_SIZE > 0 (shared by every core; src/response_cache/).
     pub response_cache: Option<Arc<crate::response_cache::ResponseCache>>,
+    /// How the response cache compresses what it serves: the server-wide COMPRESSION
+    /// (the store is shared by every site).
+    cache_compression: Option<compression::CompressionConfig>,
 }
 
 impl Operations {
@@ -311,28 +315,9 @@ impl Operations {
             m.response_cache = response_cache.clone();
             Arc::new(m)
         });
-        let error_pages = match &cfg.error_pages_dir {
-            Some(dir) => Some(Arc::new(
-                error_pages::ErrorPages::load(dir)
-                    .map_err(|e| format!("ERROR_PAGES_DIR={}: {e}", dir.display()))?,
-            )),
-            None => None,
-        };
         Ok(Operations {
             metrics,
             access_log: Mutex::new(access_log),
-            rate_limiter: (cfg.rate_limit > 0).then(|| {
-                Arc::new(rate_limit::RateLimiter::new(
-                    cfg.rate_limit,
-                    cfg.rate_window.as_secs().max(1) as u32,
-                    cfg.rate_limit_max_clients,
-                ))
-            }),
-            error_pages,
-            compression: cfg
-                .compression
-                .then(|| compression::CompressionConfig::from_config(cfg)),
-            static_cache_ttl: cfg.static_cache_ttl(),
             trace: cfg.trace_context,
             real_ip: cfg
                 .trusted_proxies
@@ -340,6 +325,9 @@ impl Operations {
                 .filter(|t| !t.0.is_empty())
                 .map(|t| (t.0.clone(), cfg.real_ip_header.clone())),
             response_cache,
+            cache_compression: cfg
+                .compression
+                .then(|| compression::CompressionConfig::from_config(cfg)),
         })
     }
 
@@ -348,13 +336,10 @@ impl Operations {
         Operations {
             metrics: None,
             access_log: Mutex::new(None),
-            rate_limiter: None,
-            error_pages: None,
-            compression: None,
-            static_cache_ttl: None,
             trace: false,
             real_ip: None,
             response_cache: None,
+            cache_compression: None,
         }
     }
 
@@ -364,7 +349,7 @@ impl Operations {
             crate::response_cache::CoreCache::new(
                 Arc::clone(c),
                 self.core_metrics(core),
-                self.compression.clone(),
+                self.cache_compression.clone(),
             )
         })
     }
@@ -373,9 +358,10 @@ impl Operations {
         self.metrics.as_ref().map(|m| m.core(core))
     }
 
-    /// Builds core `core`'s chain. Must run on that core's runtime (the access log
-    /// starts its flush task there).
-    pub fn chain_for_core(&self, core: usize, router: &Rc<Router>) -> Chain {
+    /// Builds core `core`'s server-wide chain: it runs before any site's (its
+    /// priorities are all lower). Must run on that core's runtime (the access log starts
+    /// its flush task there).
+    pub fn chain_for_core(&self, core: usize) -> Chain {
         let mut items: Vec<Box<dyn Middleware>> = Vec::new();
         if let Some((trusted, header)) = &self.real_ip {
             items.push(Box::new(real_ip::RealIp::new(
@@ -397,6 +383,79 @@ impl Operations {
         if self.trace {
             items.push(Box::new(trace::Trace));
         }
+        Chain::new(items)
+    }
+
+    /// After the cores stopped: writes out the access log (waits a little for its writer).
+    pub fn finish(&self) {
+        let writer = self
+            .access_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(w) = writer {
+            w.finish(Duration::from_secs(5));
+        }
+    }
+}
+
+/// The middleware one site configures, and the state its cores share (the rate
+/// limiter's buckets, the loaded error pages). Runs after the server-wide chain.
+#[derive(Clone, Default)]
+pub struct SiteMiddleware {
+    rate_limiter: Option<Arc<rate_limit::RateLimiter>>,
+    /// (limit, window secs, max clients) the limiter was made for, to keep it (and its
+    /// buckets) across a reload that does not change them.
+    rate_settings: (u32, u32, usize),
+    error_pages: Option<Arc<error_pages::ErrorPages>>,
+    compression: Option<compression::CompressionConfig>,
+    static_cache_ttl: Option<Duration>,
+}
+
+impl SiteMiddleware {
+    /// `previous`: the same site's before a reload, whose rate limiter is kept when its
+    /// settings did not change.
+    pub fn start(
+        site: &crate::sites::SiteSpec,
+        cfg: &Config,
+        previous: Option<&SiteMiddleware>,
+    ) -> Result<SiteMiddleware, String> {
+        let error_pages = match &site.error_pages_dir {
+            Some(dir) => Some(Arc::new(
+                error_pages::ErrorPages::load(dir)
+                    .map_err(|e| format!("error pages {}: {e}", dir.display()))?,
+            )),
+            None => None,
+        };
+        let rate_settings = (
+            site.rate_limit,
+            site.rate_window.as_secs().max(1) as u32,
+            cfg.rate_limit_max_clients,
+        );
+        let rate_limiter = match previous {
+            Some(p) if p.rate_settings == rate_settings => p.rate_limiter.clone(),
+            _ => (site.rate_limit > 0).then(|| {
+                Arc::new(rate_limit::RateLimiter::new(
+                    rate_settings.0,
+                    rate_settings.1,
+                    rate_settings.2,
+                ))
+            }),
+        };
+        Ok(SiteMiddleware {
+            rate_limiter,
+            rate_settings,
+            error_pages,
+            compression: site
+                .compression
+                .then(|| compression::CompressionConfig::from_config(cfg)),
+            static_cache_ttl: site.static_cache_ttl,
+        })
+    }
+
+    /// A core's chain for this site (`router`: the site's, on that core).
+    pub fn chain(&self, router: &Rc<Router>) -> Chain {
+        let mut items: Vec<Box<dyn Middleware>> = Vec::new();
         if let Some(rl) = &self.rate_limiter {
             items.push(Box::new(rate_limit::RateLimit::new(Arc::clone(rl))));
         }
@@ -415,18 +474,6 @@ impl Operations {
             )));
         }
         Chain::new(items)
-    }
-
-    /// After the cores stopped: writes out the access log (waits a little for its writer).
-    pub fn finish(&self) {
-        let writer = self
-            .access_log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(w) = writer {
-            w.finish(Duration::from_secs(5));
-        }
     }
 }
 
@@ -453,6 +500,7 @@ mod bench {
             remote_addr: "127.0.0.1:5555".parse().unwrap(),
             local_addr: "127.0.0.1:8080".parse().unwrap(),
             tls: false,
+            interim: Default::default(),
             conn_fd: None,
         }
     }
@@ -492,7 +540,16 @@ mod bench {
             ])
             .unwrap();
             let all = Operations::start(&cfg, None, None, 1).unwrap();
-            let full = all.chain_for_core(0, &router);
+            let site =
+                SiteMiddleware::start(&crate::sites::SiteSpec::from_env(&cfg), &cfg, None).unwrap();
+            // The server-wide chain and the site's, as one (their priorities interleave
+            // the same way).
+            let both = || {
+                let mut items = all.chain_for_core(0).items;
+                items.extend(site.chain(&router).items);
+                Chain::new(items)
+            };
+            let full = both();
             let mut chains: Vec<(String, Chain)> = vec![("all".into(), full)];
             for keep in [
                 "access_log",
@@ -503,7 +560,7 @@ mod bench {
                 "static_cache",
                 "error_pages",
             ] {
-                let c = all.chain_for_core(0, &router);
+                let c = both();
                 let items = c.items.into_iter().filter(|m| m.name() == keep).collect();
                 chains.push((keep.into(), Chain::new(items)));
             }

@@ -107,6 +107,7 @@ mod tests {
             remote_addr: peer.parse().unwrap(),
             local_addr: "127.0.0.1:80".parse().unwrap(),
             tls: false,
+            interim: Default::default(),
             conn_fd: None,
         }
     }

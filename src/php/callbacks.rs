@@ -104,6 +104,33 @@ pub unsafe extern "C" fn uring_rs_send_headers(
 }
 
 #[no_mangle]
+pub unsafe extern "C" fn uring_rs_send_interim(
+    c: *mut c_void,
+    status: c_int,
+    headers: *const uring_header,
+    count: usize,
+) -> c_int {
+    guarded("send_interim", 0, || {
+        // SAFETY: C passes SG(server_context).
+        let Some(c) = (unsafe { ctx(c) }) else {
+            return 0;
+        };
+        let list: &[uring_header] = if headers.is_null() || count == 0 {
+            &[]
+        } else {
+            // SAFETY: C built an array of `count` headers that lives during this call.
+            unsafe { std::slice::from_raw_parts(headers, count) }
+        };
+        // SAFETY: each entry points at PHP's header string of `len` bytes.
+        let lines: Vec<&[u8]> = list
+            .iter()
+            .map(|h| unsafe { bytes(h.line, h.len) })
+            .collect();
+        c.send_interim(status, &lines) as c_int
+    })
+}
+
+#[no_mangle]
 pub unsafe extern "C" fn uring_rs_read_post(c: *mut c_void, buf: *mut c_char, len: usize) -> usize {
     guarded("read_post", 0, || {
         // SAFETY: C passes SG(server_context) and PHP's buffer of `len` writable bytes.
@@ -251,6 +278,10 @@ fn signatures_match_the_header() {
     same(
         ffi::uring_rs_send_headers as unsafe extern "C" fn(_, _, _, _, _),
         uring_rs_send_headers,
+    );
+    same(
+        ffi::uring_rs_send_interim as unsafe extern "C" fn(_, _, _, _) -> _,
+        uring_rs_send_interim,
     );
     same(
         ffi::uring_rs_read_post as unsafe extern "C" fn(_, _, _) -> _,

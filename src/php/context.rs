@@ -152,6 +152,29 @@ impl RequestCtx {
         }
     }
 
+    /// headers_send(1xx): an informational response with the Link headers set so far,
+    /// while the script goes on. False when it cannot go out: the final head already
+    /// left (flush, finish_request), an HTTP/1.0 client (RFC 9110 §15.2), a status
+    /// other than 102..=199 except 101, or no Link header to send.
+    pub fn send_interim(&mut self, status: i32, lines: &[&[u8]]) -> bool {
+        if self.mode != Mode::Buffering
+            || self.job.request.version == uring_http::Version::Http10
+            || !(102..=199).contains(&status)
+            || status == 101
+        {
+            return false;
+        }
+        let headers = super::response_head::interim_headers(lines);
+        if headers.is_empty() {
+            return false;
+        }
+        self.job.reply.send(ReplyEvent::Interim {
+            status: status as u16,
+            headers,
+        });
+        true
+    }
+
     pub fn read_post(&mut self, buf: &mut [u8]) -> usize {
         match self.job.request.body.read_at(self.post_offset, buf) {
             Ok(n) => {
@@ -388,6 +411,8 @@ pub(crate) struct Prepared {
     pub(crate) ctx: RequestCtx,
     info: ffi::uring_request_info,
     _strings: InfoStrings,
+    /// The site's php.ini values C applies; `info.ini` points into this Vec's buffer.
+    ini: Vec<ffi::uring_ini>,
 }
 
 impl Prepared {
@@ -404,6 +429,17 @@ impl Prepared {
         let strings = InfoStrings::new(&job);
         let r = &job.request;
         let has_body = !r.body.is_empty() || r.headers.contains("Content-Length");
+        let mut ini: Vec<ffi::uring_ini> = r
+            .site
+            .ini
+            .iter()
+            .map(|e| ffi::uring_ini {
+                name: e.name.as_ptr(),
+                value: e.value.as_ptr(),
+                admin: e.admin as libc::c_int,
+                applied: 0,
+            })
+            .collect();
         let info = ffi::uring_request_info {
             method: strings.ptr(strings.method),
             request_uri: strings.ptr(strings.uri),
@@ -416,6 +452,12 @@ impl Prepared {
             },
             cookie: strings.opt(strings.cookie),
             authorization: strings.opt(strings.authorization),
+            ini: if ini.is_empty() {
+                std::ptr::null_mut()
+            } else {
+                ini.as_mut_ptr()
+            },
+            ini_count: ini.len(),
         };
         let output = Output::with_budget(
             limits.spill_threshold,
@@ -440,6 +482,7 @@ impl Prepared {
             // The info's pointers point into this buffer's heap allocation, which moving
             // the Vec does not move.
             _strings: strings,
+            ini,
         })
     }
 
@@ -452,11 +495,38 @@ impl Prepared {
         &self.info
     }
 
+    /// Logs the site's php.ini values PHP refused to apply (after the request ran).
+    pub(crate) fn report_refused_ini(&self) {
+        for (e, set) in self.ctx.job.request.site.ini.iter().zip(&self.ini) {
+            if set.applied == 0 {
+                refused_ini(e);
+            }
+        }
+    }
+
     /// Sends what is still owed for the request; `ran`: PHP ran it (else a 500).
     pub(crate) fn finish(self: Box<Self>, ran: bool) {
         let Prepared { ctx, .. } = *self;
         ctx.end(ran);
     }
+}
+
+/// A site's php.ini value PHP refused (unknown directive, or one a site may not set):
+/// logged once per directive and value, not per request.
+fn refused_ini(e: &super::request::SiteIniValue) {
+    static SEEN: std::sync::Mutex<Vec<(std::ffi::CString, std::ffi::CString)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if seen.iter().any(|(n, v)| *n == e.name && *v == e.value) {
+        return;
+    }
+    seen.push((e.name.clone(), e.value.clone()));
+    tracing::error!(
+        directive = %e.name.to_string_lossy(),
+        value = %e.value.to_string_lossy(),
+        kind = if e.admin { "php_admin_value" } else { "php_value" },
+        "PHP refused a site's php.ini value (unknown, or not settable per request); it has no effect"
+    );
 }
 
 /// Runs one job to completion on the current (PHP) thread and sends its reply.
@@ -475,6 +545,7 @@ pub(crate) fn execute(
     let status = unsafe { ffi::uring_execute(p.ctx_ptr(), p.info_ptr()) };
     drop(opcache_guard);
     control.clear_running();
+    p.report_refused_ini();
     if status > 0 {
         tracing::debug!(
             request_id = p.ctx.job.request.id,

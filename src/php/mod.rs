@@ -2,6 +2,7 @@
 //! All unsafe code of the server lives here (and in bridge/).
 
 mod callbacks;
+pub mod cli;
 pub mod completion;
 pub mod context;
 pub mod engine;
@@ -31,7 +32,7 @@ pub use engine::Engine;
 pub use ini::IniConfig;
 pub use pool::{PoolConfig, WorkerPool};
 pub use reply::{Reply, ReplyEvent, ReplySink, RequestControl};
-pub use request::{Job, ScriptRequest, TraceIds};
+pub use request::{Job, ScriptRequest, SiteExtras, SiteIniValue, TraceIds};
 pub use response::{ResponseHead, ScriptBody, ScriptResponse, WorkerTiming};
 pub use spill_budget::{SpillBudget, SpillLease};
 pub use worker_mode::{RestartCause, WorkerMode, WorkerScriptConfig};

@@ -7,14 +7,21 @@ use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use uring_http::Headers;
 
 use super::ffi;
 use super::response::{ResponseHead, ScriptResponse};
 
 /// What a worker sends about a request. A request produces either one `Complete`, or
-/// `StreamStart`, any number of `Chunk`s and `StreamEnd` (after `flush()`).
+/// `StreamStart`, any number of `Chunk`s and `StreamEnd` (after `flush()`); any number
+/// of `Interim`s may come before the first of those.
 #[derive(Debug)]
 pub enum ReplyEvent {
+    /// An informational response (headers_send(103)): the script goes on.
+    Interim {
+        status: u16,
+        headers: Headers,
+    },
     Complete(ScriptResponse),
     StreamStart(ResponseHead),
     Chunk(Bytes),
@@ -56,7 +63,7 @@ impl Reply {
                 self.sent.store(SENT_LAST, Ordering::Relaxed)
             }
             ReplyEvent::StreamStart(_) => self.sent.store(SENT_STREAM_START, Ordering::Relaxed),
-            ReplyEvent::Chunk(_) => {}
+            ReplyEvent::Chunk(_) | ReplyEvent::Interim { .. } => {}
         }
         self.sink.deliver(self.token, event);
     }
@@ -284,6 +291,7 @@ mod tests {
                 ReplyEvent::StreamStart(h) => format!("start {}", h.status),
                 ReplyEvent::Chunk(b) => format!("chunk {}", b.len()),
                 ReplyEvent::StreamEnd => "end".to_string(),
+                ReplyEvent::Interim { status, .. } => format!("interim {status}"),
             };
             self.0.lock().unwrap().push((token, what));
         }

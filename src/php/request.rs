@@ -16,6 +16,24 @@ pub struct TraceIds {
     pub parent_span_id: String,
 }
 
+/// A php.ini value a site sets for each of its requests (C strings for the bridge).
+#[derive(Debug)]
+pub struct SiteIniValue {
+    pub name: std::ffi::CString,
+    pub value: std::ffi::CString,
+    /// php_admin_value: the script cannot change it; php_value otherwise.
+    pub admin: bool,
+}
+
+/// What a site adds to each of its requests (src/sites/).
+#[derive(Debug, Default)]
+pub struct SiteExtras {
+    /// `$_SERVER` entries after the server's own (they win on a clash).
+    pub server_vars: Vec<(String, String)>,
+    /// Applied before the request starts, restored after it.
+    pub ini: Vec<SiteIniValue>,
+}
+
 #[derive(Debug)]
 pub struct ScriptRequest {
     pub id: u64,
@@ -46,6 +64,8 @@ pub struct ScriptRequest {
     pub received_at: SystemTime,
     /// The I/O driver of the core that took the request, for uring_server_info().
     pub driver: &'static str,
+    /// The site's `$_SERVER` additions and php.ini values.
+    pub site: Arc<SiteExtras>,
 }
 
 /// A request on its way to a worker, with the way back to its core.

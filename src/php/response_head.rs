@@ -53,6 +53,19 @@ pub(crate) fn build(code: i32, status_line: Option<&[u8]>, lines: &[&[u8]]) -> R
     }
 }
 
+/// The headers an informational response (headers_send(103)) carries: the `Link`
+/// fields set so far, as nginx sends Early Hints — never cookies or other headers meant
+/// for the final response.
+pub(crate) fn interim_headers(lines: &[&[u8]]) -> Headers {
+    let mut headers = Headers::new();
+    for (name, value) in lines.iter().filter_map(|l| split(l)) {
+        if name.eq_ignore_ascii_case("Link") {
+            headers.push(name, Bytes::copy_from_slice(value));
+        }
+    }
+    headers
+}
+
 fn status_of_line(line: &[u8]) -> Option<i32> {
     if line.len() < 5 || !line[..5].eq_ignore_ascii_case(b"HTTP/") {
         return None;
@@ -153,6 +166,27 @@ mod tests {
             ],
         );
         assert_eq!(names(&h), vec!["Ok: v"]);
+    }
+
+    #[test]
+    fn interim_headers_are_the_links() {
+        let h = interim_headers(&[
+            b"Link: </a.css>; rel=preload; as=style",
+            b"Set-Cookie: s=1",
+            b"link: </b.js>; rel=preload; as=script",
+            b"Link: bad\r\nX: y",
+        ]);
+        let got: Vec<String> = h
+            .iter()
+            .map(|(n, v)| format!("{n}: {}", String::from_utf8_lossy(v)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "Link: </a.css>; rel=preload; as=style",
+                "link: </b.js>; rel=preload; as=script"
+            ]
+        );
     }
 
     #[test]

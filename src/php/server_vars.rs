@@ -107,6 +107,10 @@ impl ServerVars {
             b.add_str("SPAN_ID", &t.span_id);
             b.add_str("PARENT_SPAN_ID", &t.parent_span_id);
         }
+        // The site's own (fastcgi_param): registered last, so they win on a clash.
+        for (k, v) in &req.site.server_vars {
+            b.add_str(k, v);
+        }
         // php-fpm: PHP_SELF = SCRIPT_NAME + PATH_INFO.
         b.add_str("PHP_SELF", &format!("{}{}", req.script_name, req.path_info));
 
@@ -263,6 +267,7 @@ mod tests {
             local_addr: "127.0.0.1:8080".parse().unwrap(),
             tls: false,
             server_name: None,
+            site: Default::default(),
             trace: None,
             received_at: SystemTime::now(),
             driver: "io_uring",

@@ -234,6 +234,7 @@ fn boot_request(shared: &PoolShared, mode: &WorkerMode, id: usize) -> Box<Prepar
         trace: None,
         received_at: SystemTime::now(),
         driver: "worker",
+        site: Default::default(),
     };
     let control = Arc::new(RequestControl::new(None, now));
     let reply = Reply::new(Arc::new(BootLog { worker: id }), 0, control);

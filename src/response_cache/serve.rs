@@ -15,7 +15,7 @@ use super::{key, read_file, CacheCounters, CacheStatus, ResponseCache};
 use crate::metrics::CoreMetrics;
 use crate::middleware::compression::{negotiate, CompressionConfig};
 use crate::middleware::{RequestCtx, RouteKind};
-use crate::php_handler::{next_request_id, PhpHandler, PhpOrigin, PhpOutcome};
+use crate::php_handler::{next_request_id, PhpHandler, PhpOrigin, PhpOutcome, PhpSite};
 use crate::router::PhpTarget;
 
 /// One core's handle on the shared cache.
@@ -49,6 +49,7 @@ impl CoreCache {
         &self,
         req: Request,
         target: PhpTarget,
+        site: &PhpSite,
         ctx: &mut RequestCtx,
         php: &Rc<PhpHandler>,
     ) -> Response {
@@ -59,7 +60,7 @@ impl CoreCache {
             let invalidates = why == Bypass::Method
                 && !matches!(req.method, Method::Get | Method::Head | Method::Options);
             let key = invalidates.then(|| key::request_key(&req));
-            let out = run_php(php, req, target, ctx).await;
+            let out = run_php(php, req, target, site, ctx).await;
             if let Some(key) = key {
                 if (200..400).contains(&out.response.status) {
                     cache.invalidate(&key);
@@ -76,7 +77,7 @@ impl CoreCache {
             match entry.freshness(Instant::now()) {
                 Freshness::Fresh => return self.hit(&entry, ctx, CacheStatus::Hit),
                 Freshness::StaleRevalidate => {
-                    self.refresh(&key, &req, target, php, has_auth);
+                    self.refresh(&key, &req, target, site, php, has_auth);
                     return self.hit(&entry, ctx, CacheStatus::Stale);
                 }
                 Freshness::Expired => {
@@ -117,8 +118,10 @@ impl CoreCache {
                 }
             }
         }
-        self.miss(req, target, ctx, php, key, has_auth, leader, stale, status)
-            .await
+        self.miss(
+            req, target, site, ctx, php, key, has_auth, leader, stale, status,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -126,6 +129,7 @@ impl CoreCache {
         &self,
         mut req: Request,
         target: PhpTarget,
+        site: &PhpSite,
         ctx: &mut RequestCtx,
         php: &Rc<PhpHandler>,
         key: String,
@@ -139,7 +143,7 @@ impl CoreCache {
         // As nginx's fastcgi_cache_convert_head: PHP renders the page for a HEAD miss
         // as for GET, so the answer can be stored (the client still gets no body).
         req.method = Method::Get;
-        let out = run_php(php, req, target, ctx).await;
+        let out = run_php(php, req, target, site, ctx).await;
         if failed(&out) {
             if let Some(l) = leader.as_mut() {
                 l.set_outcome(Outcome::Failed);
@@ -208,6 +212,7 @@ impl CoreCache {
         key: &str,
         req: &Request,
         target: PhpTarget,
+        site: &PhpSite,
         php: &Rc<PhpHandler>,
         has_auth: bool,
     ) {
@@ -221,6 +226,7 @@ impl CoreCache {
         let metrics = self.metrics.clone();
         let compression = self.compression.clone();
         let php = Rc::clone(php);
+        let site = site.clone();
         let key = key.to_string();
         let req = Request {
             method: Method::Get,
@@ -236,12 +242,15 @@ impl CoreCache {
             tls: req.tls,
             // A background refresh has no client that could leave.
             conn_fd: None,
+            interim: Default::default(),
         };
         monoio::spawn(async move {
             let this = CoreCache::new(cache, metrics, compression);
             let generation = this.cache.generation();
             let req_headers = req.headers.clone();
-            let out = php.handle(req, target, next_request_id(), None).await;
+            let out = php
+                .handle(req, target, &site, next_request_id(), None)
+                .await;
             if failed(&out) {
                 leader.set_outcome(Outcome::Failed);
                 return;
@@ -297,11 +306,12 @@ pub async fn run_php(
     php: &PhpHandler,
     req: Request,
     target: PhpTarget,
+    site: &PhpSite,
     ctx: &mut RequestCtx,
 ) -> PhpOutcome {
     ctx.route = RouteKind::Php;
     let trace = ctx.trace.as_ref().map(|t| t.ids());
-    let out = php.handle(req, target, ctx.id, trace).await;
+    let out = php.handle(req, target, site, ctx.id, trace).await;
     match out.origin {
         PhpOrigin::App { php_micros } => {
             ctx.from_app = true;

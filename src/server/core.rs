@@ -1,7 +1,7 @@
 //! A core thread: pinned, one monoio runtime, its own listener, connections served to
 //! completion on this thread, and a reaper for the PHP completions it is owed.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -21,9 +21,8 @@ use crate::metrics::ConnProto;
 use crate::php::completion::Completions;
 use crate::php::WorkerPool;
 use crate::php_handler::{PhpHandler, PhpSettings};
-use crate::router::Router;
 use crate::service::{self, AppService};
-use crate::static_files::StaticFiles;
+use crate::sites::core_sites::CoreSites;
 
 /// What every core shares (read-only).
 pub struct Shared {
@@ -42,6 +41,10 @@ pub struct Shared {
     pub drain_timeout: Duration,
     /// Middleware state and metrics (src/middleware/).
     pub ops: Arc<crate::middleware::Operations>,
+    /// The sites in force (src/sites/).
+    pub sites: Arc<crate::sites::live::LiveSites>,
+    /// ACME HTTP-01 answers, when automatic HTTPS is on (src/acme/).
+    pub acme_http: Option<Arc<crate::acme::HttpChallenges>>,
 }
 
 /// A core's open connections, for draining at shutdown, and their peak since the heap
@@ -123,10 +126,11 @@ pub fn run(
             }
             _ => None,
         };
-        let router = match Router::new(&shared.cfg.document_root, shared.cfg.index_file.clone()) {
-            Ok(r) => Rc::new(r),
+        let (generation, state) = shared.sites.current();
+        let sites = match CoreSites::build(generation, state) {
+            Ok(s) => s,
             Err(e) => {
-                let _ = ready.send(Err(format!("DOCUMENT_ROOT={}: {e}", shared.cfg.document_root.display())));
+                let _ = ready.send(Err(e));
                 return;
             }
         };
@@ -142,13 +146,14 @@ pub fn run(
             }
             _ => service::Executor::Stub,
         };
-        let chain = shared.ops.chain_for_core(index, &router);
+        let chain = shared.ops.chain_for_core(index);
         let redirect_plain = shared.redirect_to_https.map(|https_port| HttpsRedirect { https_port });
         // Open connections per core and listener, for /metrics (None when metrics are off).
         let conn_metrics = shared.ops.core_metrics(index);
         let service = Rc::new(AppService {
-            router,
-            static_files: StaticFiles::new(),
+            sites: RefCell::new(sites),
+            live: Arc::clone(&shared.sites),
+            acme_http: shared.acme_http.clone(),
             executor,
             chain,
             redirect_plain,

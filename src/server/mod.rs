@@ -24,12 +24,15 @@ use crate::middleware::Operations;
 use crate::php::server_vars::SERVER_SOFTWARE;
 use crate::php::{Engine, IniConfig, PoolConfig, RestartCause, WorkerPool, WorkerScriptConfig};
 use crate::php_handler::PhpSettings;
+use crate::sites::live::{LiveSites, SitesState};
+use crate::sites::SitesSpec;
 use crate::worker_match::WorkerRoute;
 
 pub use stop_signal::StopSignal;
 
-/// Runs until SIGTERM/SIGINT; returns an error line for a failed start.
-pub fn run(cfg: Config) -> Result<(), String> {
+/// Runs until SIGTERM/SIGINT; returns an error line for a failed start. `sites`: what
+/// the configuration file (or the environment) describes.
+pub fn run(cfg: Config, sites: SitesSpec) -> Result<(), String> {
     // Before any thread exists, so every thread inherits the mask and only the signal
     // thread ever sees these signals (PHP cannot take them either).
     let signals = signals::block()?;
@@ -42,16 +45,24 @@ pub fn run(cfg: Config) -> Result<(), String> {
 
     // TLS: the certificate was checked with the configuration; loading it again here only
     // fails if the files changed in between.
-    let tls = match cfg.tls_files() {
-        Some(files) => Some(Arc::new(
-            TlsAcceptor::new(files).map_err(|e| cfg.tls_error_line(&e))?,
+    // TLS: the certificates were checked with the configuration; loading them again here
+    // only fails if the files changed in between.
+    // Sites with automatic HTTPS start with their stored certificate, else a
+    // placeholder, so the TLS listener can start before the first order succeeds.
+    crate::acme::store::ensure_all(&sites).map_err(|e| format!("ACME: {e}"))?;
+    let tls = match sites.tls_spec(&cfg) {
+        Some(spec) if cfg.config.is_none() => Some(Arc::new(
+            TlsAcceptor::with_spec(spec).map_err(|e| cfg.tls_error_line(&e))?,
+        )),
+        Some(spec) => Some(Arc::new(
+            TlsAcceptor::with_spec(spec).map_err(|e| format!("TLS: {e}"))?,
         )),
         None => None,
     };
     let mut tls_listeners: Vec<Option<std::net::TcpListener>> =
         (0..cpus.len()).map(|_| None).collect();
     let mut tls_local = None;
-    if let (Some(_), Some(addr)) = (&tls, cfg.tls_addr()) {
+    if let Some(addr) = tls.as_ref().map(|_| cfg.tls_addr_if_on()) {
         let bound = listener::bind_reuseport(addr, cpus.len())
             .map_err(|e| format!("TLS_LISTEN_ADDR: {e}"))?;
         tls_local = Some(bound[0].local_addr().map_err(|e| e.to_string())?);
@@ -125,6 +136,26 @@ pub fn run(cfg: Config) -> Result<(), String> {
         worker_pool.clone(),
         cpus.len(),
     )?);
+    let live = Arc::new(LiveSites::new(SitesState::build(&sites, &cfg, None)?));
+    // Automatic HTTPS when any site asks for it (or will, after a reload: the answers
+    // to HTTP-01 challenges are looked for only while an order runs).
+    let acme_http = Arc::new(crate::acme::HttpChallenges::default());
+    let acme = match &tls {
+        Some(tls) if sites.sites.iter().any(|s| !s.acme.is_empty()) => {
+            Some(crate::acme::manager::start(
+                &cfg,
+                Arc::clone(&live),
+                Arc::clone(tls),
+                Arc::clone(&acme_http),
+            )?)
+        }
+        _ => None,
+    };
+    if cfg.config.is_some() {
+        // The process's own arguments: a reload puts the file's new `[server]` flags
+        // in front of them again.
+        live.enable_reload(std::env::args_os().collect(), (*cfg).clone(), tls.clone());
+    }
 
     let stop = Arc::new(StopSignal::default());
     let h1 = H1Config {
@@ -160,14 +191,6 @@ pub fn run(cfg: Config) -> Result<(), String> {
         pool: pool.clone(),
         worker: worker_pool.clone().map(|p| (p, worker_route(&cfg))),
         php: Arc::new(PhpSettings {
-            document_root: Arc::from(
-                cfg.document_root
-                    .canonicalize()
-                    .unwrap_or_else(|_| cfg.document_root.clone())
-                    .to_string_lossy()
-                    .as_ref(),
-            ),
-            server_name: cfg.server_name.as_deref().map(Arc::from),
             request_timeout: cfg.request_timeout(),
             stream_timeout: cfg.sse_timeout(),
             stream_buffer: cfg.exec_limits().stream_buffer,
@@ -176,6 +199,8 @@ pub fn run(cfg: Config) -> Result<(), String> {
         stop: Arc::clone(&stop),
         drain_timeout: cfg.drain_timeout_secs,
         ops: Arc::clone(&ops),
+        sites: Arc::clone(&live),
+        acme_http: acme.as_ref().map(|_| Arc::clone(&acme_http)),
     });
 
     let mut threads = Vec::new();
@@ -230,11 +255,23 @@ pub fn run(cfg: Config) -> Result<(), String> {
     let reload_workers = worker_pool
         .clone()
         .map(|p| Box::new(move || p.reload(RestartCause::Reload)) as Box<dyn Fn() + Send>);
+    let on_hup = match cfg.config.is_some() {
+        true => signals::OnHup::ReloadSites(Arc::clone(&live)),
+        false => signals::OnHup::ReloadCertificate(tls.map(|t| (t, Arc::clone(&cfg)))),
+    };
+    let mut also_on_hup: Vec<Box<dyn Fn() + Send>> = Vec::new();
+    if let Some(reopen) = ops.on_sighup() {
+        also_on_hup.push(reopen);
+    }
+    if let Some(acme) = acme {
+        // After a reload: the ACME thread looks at the (new) sites at once.
+        also_on_hup.push(Box::new(move || acme.wake()));
+    }
     let signal_thread = signals::spawn_handler(
         signals,
         Arc::clone(&stop),
-        tls.map(|t| (t, Arc::clone(&cfg))),
-        ops.on_sighup(),
+        on_hup,
+        also_on_hup,
         reload_workers,
     )?;
     if let (Some(list), Some(p)) = (cfg.worker_watch.clone(), worker_pool.clone()) {

@@ -12,6 +12,7 @@ use uring_http::tls::TlsAcceptor;
 
 use super::stop_signal::StopSignal;
 use crate::config::Config;
+use crate::sites::live::LiveSites;
 
 pub struct Blocked(SigSet);
 
@@ -33,14 +34,23 @@ pub fn block() -> Result<Blocked, String> {
     Ok(Blocked(set))
 }
 
-/// `tls`: the certificate holder SIGHUP reloads (and the configuration, to name the
-/// variables in error lines); `reopen_log`: what SIGHUP also does to the access log;
-/// `reload_workers`: what SIGUSR1 does (worker mode: restart the worker scripts).
+/// What SIGHUP reloads (besides reopening the access log).
+pub enum OnHup {
+    /// Without a configuration file: the certificate holder (and the configuration, to
+    /// name the variables in error lines), if TLS is on.
+    ReloadCertificate(Option<(Arc<TlsAcceptor>, Arc<Config>)>),
+    /// With one: the file (sites and their certificates).
+    ReloadSites(Arc<LiveSites>),
+}
+
+/// `on_hup`: what SIGHUP reloads; `also_on_hup`: what else it does, in order after the
+/// reload (reopen the access log, wake the ACME thread); `reload_workers`: what SIGUSR1
+/// does (worker mode: restart the worker scripts).
 pub fn spawn_handler(
     blocked: Blocked,
     stop: Arc<StopSignal>,
-    tls: Option<(Arc<TlsAcceptor>, Arc<Config>)>,
-    reopen_log: Option<Box<dyn Fn() + Send>>,
+    on_hup: OnHup,
+    also_on_hup: Vec<Box<dyn Fn() + Send>>,
     reload_workers: Option<Box<dyn Fn() + Send>>,
 ) -> Result<JoinHandle<()>, String> {
     let fd = SignalFd::new(&blocked.0).map_err(|e| format!("signalfd: {e}"))?;
@@ -64,23 +74,33 @@ pub fn spawn_handler(
                         stop.trigger();
                     }
                     Ok(Signal::SIGHUP) => {
-                        if let Some(reopen) = &reopen_log {
-                            reopen();
-                        }
-                        match &tls {
-                            None if reopen_log.is_none() => {
-                                tracing::info!("SIGHUP: nothing to reload")
-                            }
-                            None => {}
-                            // New handshakes use the new certificate; open connections
-                            // keep theirs.
-                            Some((acceptor, cfg)) => match acceptor.reload() {
-                                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                        match &on_hup {
+                            OnHup::ReloadSites(live) => match live.reload() {
+                                Ok(what) => {
+                                    tracing::info!("SIGHUP: configuration reloaded: {what}")
+                                }
                                 Err(e) => tracing::error!(
-                                    "SIGHUP: TLS certificate not reloaded, keeping the old one: {}",
-                                    cfg.tls_error_line(&e)
+                                    "SIGHUP: configuration not reloaded, keeping the running one: {e}"
                                 ),
                             },
+                            OnHup::ReloadCertificate(None) if also_on_hup.is_empty() => {
+                                tracing::info!("SIGHUP: nothing to reload")
+                            }
+                            OnHup::ReloadCertificate(None) => {}
+                            // New handshakes use the new certificate; open connections
+                            // keep theirs.
+                            OnHup::ReloadCertificate(Some((acceptor, cfg))) => {
+                                match acceptor.reload() {
+                                    Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                                    Err(e) => tracing::error!(
+                                        "SIGHUP: TLS certificate not reloaded, keeping the old one: {}",
+                                        cfg.tls_error_line(&e)
+                                    ),
+                                }
+                            }
+                        }
+                        for hook in &also_on_hup {
+                            hook();
                         }
                     }
                     Ok(Signal::SIGUSR1) => match &reload_workers {

@@ -37,6 +37,7 @@ fn job(sink: Arc<dyn ReplySink>, script: &str) -> Job {
         trace: None,
         received_at: SystemTime::now(),
         driver: "bench",
+        site: Default::default(),
     };
     Job {
         request,

@@ -79,6 +79,8 @@ impl ReplySink for TokioSink {
                     }
                 }
             }
+            // This variant does not send 1xx responses.
+            ReplyEvent::Interim { .. } => {}
             ev @ (ReplyEvent::Chunk(_) | ReplyEvent::StreamEnd) => {
                 let end = matches!(ev, ReplyEvent::StreamEnd);
                 if let SinkState::Streaming(tx) = &*state {
@@ -144,6 +146,7 @@ pub async fn handle(
         trace: None,
         received_at: SystemTime::now(),
         driver: DRIVER,
+        site: Default::default(),
     };
 
     let (tx, rx) = oneshot::channel();

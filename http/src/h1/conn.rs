@@ -2,10 +2,12 @@
 //! hands each to the service (with its complete body, or with the body streaming in when
 //! request buffering is off), and writes the responses back in order.
 
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
@@ -15,11 +17,14 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio::time::Instant;
 
 use super::body_target::PipeSink;
-use super::encode::{encode_head, ConnectionHeader, Framing};
+use super::encode::{encode_head, encode_interim, ConnectionHeader, Framing};
 use super::parse::{parse_head, BodyFraming, Head};
 use super::wait::{race, Raced};
 use super::{H1Config, H1Error};
-use crate::{body_pipe, BodyWriter, Request, RequestBody, Response, Service, Shutdown};
+use crate::{
+    body_pipe, BodyWriter, Interim, InterimResponse, Request, RequestBody, Response, Service,
+    Shutdown, Version,
+};
 
 /// Where a connection comes from, copied into every [`Request`].
 #[derive(Clone, Copy, Debug)]
@@ -135,6 +140,12 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             let is_head = head.method == crate::Method::Head;
             let version = head.version;
             let wants_keep_alive = head.keep_alive;
+            // No 1xx to HTTP/1.0 clients (RFC 9110 §15.2).
+            let interim = if version == Version::Http11 {
+                Interim::attached()
+            } else {
+                Interim::default()
+            };
             let req = Request {
                 method: head.method,
                 target: head.target,
@@ -147,14 +158,23 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
                 remote_addr: info.remote_addr,
                 local_addr: info.local_addr,
                 tls: info.tls,
+                interim: interim.clone(),
                 conn_fd: info.fd,
             };
-            let (resp, body_unread) = match writer {
-                None => (service.call(req).await, false),
-                Some(writer) => match self.call_streaming(service, req, framing, writer).await {
-                    Ok(answer) => answer,
-                    Err(stop) => return self.stop(stop).await,
-                },
+            let answer = match writer {
+                None => self
+                    .call_with_interim(service.call(req), &interim)
+                    .await
+                    .map(|resp| (resp, false)),
+                Some(writer) => {
+                    self.call_streaming(service, req, framing, writer, &interim)
+                        .await
+                }
+            };
+            interim.close();
+            let (resp, body_unread) = match answer {
+                Ok(answer) => answer,
+                Err(stop) => return self.stop(stop).await,
             };
             let keep_alive = wants_keep_alive && !body_unread && !self.shutdown.is_triggered();
             match self
@@ -188,20 +208,63 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
         req: Request,
         framing: BodyFraming,
         writer: BodyWriter,
+        interim: &Interim,
     ) -> Result<(Response, bool), Stop> {
-        let call = pin!(service.call(req));
-        let pump = pin!(async {
-            let mut sink = PipeSink::new(writer);
-            self.read_body_into(framing, &mut sink).await?;
-            sink.finish().await.map_err(|_| Stop::ServerError)
-        });
+        let mut call = pin!(service.call(req));
         // The body first: when the last bytes and the response are ready in the same
-        // turn, the body counts as read and the connection stays open.
-        match select(pump, call).await {
-            Either::Left((Ok(()), call)) => Ok((call.await, false)),
-            Either::Left((Err(stop), _)) => Err(stop),
-            Either::Right((resp, _)) => Ok((resp, true)),
+        // turn, the body counts as read and the connection stays open. 1xx responses
+        // wait until the body is in (the connection reads while the body arrives).
+        let early = {
+            let pump = pin!(async {
+                let mut sink = PipeSink::new(writer);
+                self.read_body_into(framing, &mut sink).await?;
+                sink.finish().await.map_err(|_| Stop::ServerError)
+            });
+            match select(pump, call.as_mut()).await {
+                Either::Left((Ok(()), _)) => None,
+                Either::Left((Err(stop), _)) => return Err(stop),
+                Either::Right((resp, _)) => Some(resp),
+            }
+        };
+        match early {
+            Some(resp) => Ok((resp, true)),
+            None => Ok((self.call_with_interim(call, interim).await?, false)),
         }
+    }
+
+    /// Awaits the service's response, writing the 1xx responses it sends meanwhile; those
+    /// still queued when the response is ready go out before it.
+    async fn call_with_interim<F: Future<Output = Response>>(
+        &mut self,
+        call: F,
+        interim: &Interim,
+    ) -> Result<Response, Stop> {
+        let mut call = pin!(call);
+        loop {
+            let next = poll_fn(|cx| {
+                if let Poll::Ready(r) = interim.poll_next(cx) {
+                    return Poll::Ready(Err(r));
+                }
+                call.as_mut().poll(cx).map(Ok)
+            })
+            .await;
+            match next {
+                Ok(resp) => {
+                    while let Some(r) = interim.take() {
+                        self.write_interim(r).await?;
+                    }
+                    return Ok(resp);
+                }
+                Err(r) => self.write_interim(r).await?,
+            }
+        }
+    }
+
+    async fn write_interim(&mut self, r: InterimResponse) -> Result<(), Stop> {
+        self.wbuf.clear();
+        encode_interim(&mut self.wbuf, r.status, &r.headers);
+        self.write_wbuf().await?;
+        self.flush().await
     }
 
     /// Ends the connection as `stop` says.

@@ -45,21 +45,7 @@ pub(crate) fn encode_head(
     connection: ConnectionHeader,
     server: Option<&Bytes>,
 ) {
-    buf.extend_from_slice(b"HTTP/1.1 ");
-    let status = if (100..=999).contains(&status) {
-        status
-    } else {
-        500
-    };
-    buf.extend_from_slice(&[
-        b'0' + (status / 100) as u8,
-        b'0' + (status / 10 % 10) as u8,
-        b'0' + (status % 10) as u8,
-        b' ',
-    ]);
-    buf.extend_from_slice(reason_phrase(status).as_bytes());
-    buf.extend_from_slice(b"\r\n");
-
+    status_line(buf, status);
     let mut service_set_server = false;
     for (name, value) in headers.iter() {
         match owned_by_layer(name) {
@@ -105,6 +91,41 @@ pub(crate) fn encode_head(
         ConnectionHeader::Close => buf.extend_from_slice(b"Connection: close\r\n"),
         ConnectionHeader::KeepAlive => buf.extend_from_slice(b"Connection: keep-alive\r\n"),
     }
+    buf.extend_from_slice(b"\r\n");
+}
+
+/// Appends an informational (1xx) response: the status line and the service's fields,
+/// filtered as in [`encode_head`], without Date or Server (RFC 9110 §6.6.1 asks Date of
+/// final responses only).
+pub(crate) fn encode_interim(buf: &mut BytesMut, status: u16, headers: &Headers) {
+    debug_assert!((100..200).contains(&status));
+    status_line(buf, status);
+    for (name, value) in headers.iter() {
+        if matches!(owned_by_layer(name), Owned::Yes) || !valid_field(name, value) {
+            continue;
+        }
+        buf.extend_from_slice(name.as_bytes());
+        buf.extend_from_slice(b": ");
+        buf.extend_from_slice(value);
+        buf.extend_from_slice(b"\r\n");
+    }
+    buf.extend_from_slice(b"\r\n");
+}
+
+fn status_line(buf: &mut BytesMut, status: u16) {
+    buf.extend_from_slice(b"HTTP/1.1 ");
+    let status = if (100..=999).contains(&status) {
+        status
+    } else {
+        500
+    };
+    buf.extend_from_slice(&[
+        b'0' + (status / 100) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+        b' ',
+    ]);
+    buf.extend_from_slice(reason_phrase(status).as_bytes());
     buf.extend_from_slice(b"\r\n");
 }
 
@@ -276,6 +297,22 @@ mod tests {
         );
         assert!(s.contains("server: app\r\n"));
         assert!(!s.contains("uring"));
+    }
+
+    #[test]
+    fn interim_head() {
+        let mut h = Headers::new();
+        h.push("Link", "</a.css>; rel=preload; as=style");
+        h.push("Content-Length", "5");
+        h.push("X-Evil", "a\r\nb: c");
+        h.push("link", "</b.js>; rel=preload; as=script");
+        let mut buf = BytesMut::new();
+        encode_interim(&mut buf, 103, &h);
+        assert_eq!(
+            &buf[..],
+            b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload; as=style\r\n\
+              link: </b.js>; rel=preload; as=script\r\n\r\n"
+        );
     }
 
     #[test]

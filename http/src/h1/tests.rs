@@ -152,6 +152,25 @@ impl Service for TestService {
             "/stream" => self.stream(&[Some("one"), Some(""), None, Some("two")], false),
             "/stream-pending" => self.stream(&[None, Some("late")], false),
             "/stream-forever" => self.stream(&[], true),
+            "/hints" => {
+                let mut link = Headers::new();
+                link.push("Link", "</a.css>; rel=preload; as=style");
+                let sent = req.interim.send(103, link.clone());
+                // The service goes on working after the hint...
+                let mut yielded = false;
+                std::future::poll_fn(|cx| {
+                    if yielded {
+                        return Poll::Ready(());
+                    }
+                    yielded = true;
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                })
+                .await;
+                // ...and a hint sent right before the answer still goes out first.
+                req.interim.send(103, link);
+                Body::Bytes(Bytes::from(format!("sent={sent}")))
+            }
             "/big" => Body::Bytes(Bytes::from(vec![b'b'; 100_000])),
             "/empty" => Body::Empty,
             "/shutdown" => {
@@ -623,6 +642,30 @@ fn expect_100_continue() {
     let o = run(&["PUT / HTTP/1.1\r\nHost: a\r\nExpect: something\r\nContent-Length: 2\r\n\r\nok"]);
     assert_eq!(responses(&o.out, &[])[0].status, 417);
     assert_eq!(o.calls, 0);
+}
+
+#[test]
+fn early_hints_go_out_before_the_response() {
+    let hint = "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload; as=style\r\n\r\n";
+    let o = run(&["GET /hints HTTP/1.1\r\nHost: a\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n"]);
+    assert!(
+        o.out
+            .starts_with(&format!("{hint}{hint}HTTP/1.1 200 OK\r\n")),
+        "{}",
+        o.out
+    );
+    let r = responses(&o.out, &[]);
+    assert_eq!(
+        r.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [103, 103, 200, 200]
+    );
+    assert_eq!(r[2].body, "sent=true");
+    assert!(r[0].header("Date").is_none() && r[0].header("Content-Length").is_none());
+
+    // Never to an HTTP/1.0 client.
+    let o = run(&["GET /hints HTTP/1.0\r\n\r\n"]);
+    assert!(o.out.starts_with("HTTP/1.1 200 OK\r\n"), "{}", o.out);
+    assert!(o.out.ends_with("sent=false"));
 }
 
 #[test]

@@ -17,7 +17,7 @@ use monoio::time::Instant;
 use super::H2Config;
 use crate::date::http_date;
 use crate::h1::wait::{race, Raced};
-use crate::{Body, BodyStream, Response};
+use crate::{Body, BodyStream, Interim, InterimResponse, Response};
 
 /// File bodies are read in pieces of this size.
 const FILE_CHUNK: usize = 64 * 1024;
@@ -85,6 +85,30 @@ pub(crate) fn build_head(
         map.insert(http::header::CONTENT_LENGTH, HeaderValue::from(n));
     }
     resp
+}
+
+/// Sends one informational response (h2 queues the frame; the connection writes it).
+fn send_interim(respond: &mut SendResponse<Bytes>, r: InterimResponse) {
+    let Ok(status) = http::StatusCode::from_u16(r.status) else {
+        return;
+    };
+    let mut resp = http::Response::new(());
+    *resp.status_mut() = status;
+    let map = resp.headers_mut();
+    for (name, value) in r.headers.iter() {
+        if skipped(name) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_maybe_shared(value.clone()),
+        ) {
+            map.append(n, v);
+        }
+    }
+    if let Err(e) = respond.send_informational(resp) {
+        tracing::debug!(error = %e, "could not send an informational response");
+    }
 }
 
 fn skipped(name: &str) -> bool {
@@ -245,13 +269,22 @@ async fn send_stream(
 
 /// Runs `fut` unless the client resets the stream first (`None` then). While a
 /// request waits for the application, this is how a cancelled request stops its work.
+/// The 1xx responses the application sends through `interim` meanwhile go out as
+/// HEADERS frames without END_STREAM; those queued when `fut` ends go before its answer.
 pub(crate) async fn unless_reset<F: Future>(
     fut: F,
     respond: &mut SendResponse<Bytes>,
+    interim: &Interim,
 ) -> Option<F::Output> {
     let mut fut = pin!(fut);
     poll_fn(|cx| {
+        while let Poll::Ready(r) = interim.poll_next(cx) {
+            send_interim(respond, r);
+        }
         if let Poll::Ready(v) = fut.as_mut().poll(cx) {
+            while let Some(r) = interim.take() {
+                send_interim(respond, r);
+            }
             return Poll::Ready(Some(v));
         }
         match respond.poll_reset(cx) {

@@ -17,7 +17,7 @@ use crate::h1::body_target::{BodyTarget, PipeSink};
 use crate::h1::spool::BodySink;
 use crate::h1::wait::{race, Raced};
 use crate::h1::ConnInfo;
-use crate::{body_pipe, Method, Request, RequestBody, Response, Service, Version};
+use crate::{body_pipe, Interim, Method, Request, RequestBody, Response, Service, Version};
 
 /// How a stream ended, for the connection's bookkeeping.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +86,7 @@ pub(crate) async fn serve_stream<S: Service>(
         remote_addr: info.remote_addr,
         local_addr: info.local_addr,
         tls: info.tls,
+        interim: Interim::attached(),
         // A stream reset or the connection's end cancels the request's future itself.
         conn_fd: None,
     };
@@ -123,9 +124,12 @@ async fn answer<S: Service>(
     is_head: bool,
     cfg: &H2Config,
 ) -> Outcome {
+    let interim = req.interim.clone();
     // Boxed: the application's future is large, and a stream future is moved into the
     // connection's set of streams; keeping it small makes that move cheap.
-    let Some(resp) = unless_reset(Box::pin(service.call(req)), respond).await else {
+    let answered = unless_reset(Box::pin(service.call(req)), respond, &interim).await;
+    interim.close();
+    let Some(resp) = answered else {
         return Outcome::ResetEarly;
     };
     let refused = resp.refused;

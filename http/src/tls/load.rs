@@ -49,8 +49,8 @@ impl std::error::Error for TlsError {}
 
 /// A checked certificate chain (leaf first) with its key.
 pub(crate) struct Loaded {
-    pub chain: Vec<CertificateDer<'static>>,
-    pub key: PrivateKeyDer<'static>,
+    /// The chain with its signing key, as handshakes use it.
+    pub certified: Arc<CertifiedKey>,
     /// The leaf's notAfter, seconds since the epoch (for the log).
     pub not_after: i64,
 }
@@ -96,7 +96,7 @@ pub(crate) fn load(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result
     };
     let signing_key = provider
         .key_provider
-        .load_private_key(key_der.clone_key())
+        .load_private_key(key_der)
         .map_err(|e| {
             TlsError::new(
                 TlsFile::Key,
@@ -121,10 +121,21 @@ pub(crate) fn load(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result
 
     let not_after = check_validity(cert, &chain[0], now())?;
     Ok(Loaded {
-        chain,
-        key: key_der,
+        certified: Arc::new(certified),
         not_after,
     })
+}
+
+/// The first certificate's notAfter, whether or not it is still valid.
+pub(crate) fn not_after(cert: &Path) -> Result<i64, TlsError> {
+    let pem = read(TlsFile::Cert, cert)?;
+    let first = CertificateDer::pem_slice_iter(&pem)
+        .next()
+        .ok_or_else(|| TlsError::new(TlsFile::Cert, cert, "no certificate in the file"))?
+        .map_err(|e| TlsError::new(TlsFile::Cert, cert, format!("not valid PEM: {e}")))?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(&first)
+        .map_err(|e| TlsError::new(TlsFile::Cert, cert, format!("cannot be parsed: {e}")))?;
+    Ok(parsed.validity().not_after.timestamp())
 }
 
 fn read(file: TlsFile, path: &Path) -> Result<Vec<u8>, TlsError> {

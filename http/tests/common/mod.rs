@@ -118,7 +118,8 @@ async fn accept_loop(mode: Mode, tx: mpsc::Sender<SocketAddr>) {
 }
 
 /// Paths: `/shutdown` triggers graceful shutdown; `/sse` streams one event, then a
-/// second once `/release` was requested; `/file/N` serves N bytes of a file; `/big/N`
+/// second once `/release` was requested; `/hints` sends a 103 and answers once
+/// `/release` was requested; `/file/N` serves N bytes of a file; `/big/N`
 /// answers N bytes; anything else echoes what it received.
 struct TestService {
     shutdown: Shutdown,
@@ -182,6 +183,14 @@ impl Service for TestService {
         let body = if path == "/shutdown" {
             self.shutdown.trigger();
             Body::Bytes(Bytes::from_static(b"bye"))
+        } else if path == "/hints" {
+            // 103 Early Hints, then the answer only once `/release` was requested: the
+            // hint must reach the client while the service still works.
+            let mut link = Headers::new();
+            link.push("Link", "</style.css>; rel=preload; as=style");
+            let sent = req.interim.send(103, link);
+            self.release.triggered().await;
+            Body::Bytes(Bytes::from(format!("hinted={sent}")))
         } else if path == "/refuse" {
             // What an overloaded server answers: turned away unserved.
             let mut r = Response::text(503, "busy\n");

@@ -22,7 +22,7 @@ mod negotiate;
 mod stream;
 
 pub use encoder::{compress_all, Encoder};
-pub use negotiate::{negotiate, Accepted, Encoding};
+pub use negotiate::{negotiate, Accepted, Encoding, PREFERENCE};
 
 use std::cell::RefCell;
 use std::collections::HashMap;
