@@ -10,7 +10,7 @@
 //! php.ini layers as files (kept where only this user may write, see [`CliIni`]), in
 //! the server's order:
 //!
-//! 1. the built-in defaults ([`DEFAULTS`]);
+//! 1. the built-in defaults for this PHP version ([`defaults`]);
 //! 2. the `PHP_INI` file's directives, if set;
 //! 3. the overrides: OPcache loaded, then `PHP_INI_<NAME>` variables.
 //!
@@ -25,7 +25,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::ini::{IniConfig, DEFAULTS};
+use super::ini::{self, IniConfig};
 
 /// The PHP CLI binary: `URING_PHP_CLI`, else the one of the build this binary links.
 pub fn binary() -> PathBuf {
@@ -48,7 +48,8 @@ pub struct CliIni {
 impl CliIni {
     pub fn new(ini: &IniConfig) -> CliIni {
         let mut defaults = String::from("; uring_php php-cli: the server's built-in defaults\n");
-        for (name, value) in DEFAULTS {
+        // The defaults of this PHP version, as the server applies them.
+        for (name, value) in ini::defaults() {
             // The server hands these to PHP unparsed; quoted, the ini parser reads them
             // the same (none holds a quote, a backslash or a `$`: a unit test holds them
             // to it).
@@ -182,7 +183,7 @@ mod tests {
 
     #[test]
     fn defaults_survive_quoting() {
-        for (name, value) in DEFAULTS {
+        for (name, value) in ini::DEFAULTS {
             assert!(
                 !value.contains(['"', '\\', '$', '\n']),
                 "{name}={value} cannot be written quoted"
