@@ -29,6 +29,39 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
+/// How many `/slow/` requests the server's service has taken, asked over a connection
+/// of its own (HTTP/1.1, so asking opens no stream the test counts).
+async fn entered(addr: SocketAddr) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /entered HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    tcp.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    body.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("/entered: {text}"))
+}
+
+/// Waits (polling, within 10 s) until the service has taken `n` `/slow/` requests.
+async fn until_entered(addr: SocketAddr, n: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = entered(addr).await;
+        if now >= n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the service took {now} of {n} /slow/ requests in 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 async fn connect(addr: SocketAddr, builder: h2::client::Builder) -> SendRequest<Bytes> {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     tcp.set_nodelay(true).unwrap();
@@ -194,7 +227,8 @@ fn a_reset_stream_does_not_disturb_its_siblings() {
             let (waiting, mut waiting_stream) = s
                 .send_request(req("GET", addr, "/slow/5000"), true)
                 .unwrap();
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // The ten siblings and the waiting one are all in the service.
+            until_entered(addr, 11).await;
             upload_body.send_reset(Reason::CANCEL);
             waiting_stream.send_reset(Reason::CANCEL);
             assert!(upload.await.is_err());
@@ -451,6 +485,7 @@ fn rapid_reset_before_accept_is_cut_off() {
                     break;
                 };
                 stream.send_reset(Reason::CANCEL);
+                // Pacing, not synchronisation: the frames go out in bursts of ten.
                 if i % 10 == 9 {
                     tokio::time::sleep(Duration::from_millis(2)).await;
                 }
@@ -473,6 +508,7 @@ fn resets_after_the_work_started_are_bounded_too() {
         block_on(async move {
             let (send, conn) = open_conn(addr).await;
             // Waves of requests that reach the service, then are cancelled.
+            let mut entered_so_far = 0;
             for _wave in 0..10 {
                 if conn.is_finished() {
                     break;
@@ -487,10 +523,18 @@ fn resets_after_the_work_started_are_bounded_too() {
                         Err(_) => break,
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(30)).await;
+                // Reset only once the wave reached the service (the cut must come from
+                // resets of running work, which the previous test does not cover).
+                entered_so_far += streams.len() as u64;
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                while !conn.is_finished() && entered(addr).await < entered_so_far {
+                    assert!(tokio::time::Instant::now() < deadline, "wave not served");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 for (_, mut stream) in streams {
                     stream.send_reset(Reason::CANCEL);
                 }
+                // Pacing between waves, not synchronisation: the resets go out first.
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             let ended = tokio::time::timeout(Duration::from_secs(10), conn).await;
@@ -620,7 +664,7 @@ fn graceful_shutdown_sends_goaway_and_finishes_open_streams() {
                     async move { fetch(&mut send, req("GET", addr, "/slow/300"), None).await },
                 )
             };
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            until_entered(addr, 1).await;
             let (status, _, _) =
                 fetch(&mut send.clone(), req("GET", addr, "/shutdown"), None).await;
             assert_eq!(status, 200);

@@ -90,6 +90,7 @@ async fn accept_loop(mode: Mode, tx: mpsc::Sender<SocketAddr>) {
     let service = Rc::new(TestService {
         shutdown: shutdown.clone(),
         release: Shutdown::new(),
+        entered: std::cell::Cell::new(0),
     });
     loop {
         let Ok((stream, remote_addr)) = listener.accept().await else {
@@ -117,13 +118,15 @@ async fn accept_loop(mode: Mode, tx: mpsc::Sender<SocketAddr>) {
     }
 }
 
-/// Paths: `/shutdown` triggers graceful shutdown; `/sse` streams one event, then a
+/// Paths: `/entered` answers how many `/slow/` requests the service has taken so far (a
+/// test waits on it instead of sleeping); `/shutdown` triggers graceful shutdown; `/sse` streams one event, then a
 /// second once `/release` was requested; `/hints` sends a 103 and answers once
 /// `/release` was requested; `/file/N` serves N bytes of a file; `/big/N`
 /// answers N bytes; anything else echoes what it received.
 struct TestService {
     shutdown: Shutdown,
     release: Shutdown,
+    entered: std::cell::Cell<u64>,
 }
 
 /// A body stream: its items in turn, each a chunk or a future to wait for first.
@@ -176,11 +179,14 @@ impl Service for TestService {
             // Answers (an echo) after a while: a request that is in the service when
             // the client resets it.
             let ms: u64 = ms.parse().unwrap_or(100);
+            self.entered.set(self.entered.get() + 1);
             monoio::time::sleep(Duration::from_millis(ms)).await;
         }
         let mut headers = Headers::new();
         headers.push("X-Path", path.clone());
-        let body = if path == "/shutdown" {
+        let body = if path == "/entered" {
+            Body::Bytes(Bytes::from(self.entered.get().to_string()))
+        } else if path == "/shutdown" {
             self.shutdown.trigger();
             Body::Bytes(Bytes::from_static(b"bye"))
         } else if path == "/hints" {
