@@ -97,8 +97,10 @@ effective configuration is logged at start (and served on \`/config\` of the int
 server, secrets redacted).
 
 Sizes are bytes with an optional \`K\`, \`M\` or \`G\` suffix (powers of 1024: \`8M\`).
-Durations are seconds, or a number with \`ms\`, \`s\`, \`m\` or \`h\` (\`30s\`, \`2m\`);
-\`STATIC_CACHE_TTL\` also takes \`d\`, \`w\`, \`y\` and refuses \`m\`; the \`*_SECS\`
+Durations are seconds, or a number with \`ms\`, \`s\`, \`m\` or \`min\` (minutes),
+\`h\`, \`d\`, \`w\` or \`y\` (\`30s\`, \`2m\`, \`7d\`), \`0\` or \`off\` for zero: one grammar for
+all of them, except that the day-scale ones (\`STATIC_CACHE_TTL\`, \`ACME_RENEW_BEFORE\`)
+refuse a bare \`m\`, which tokio_php reads as a month (write \`60s\` or \`30d\`); the \`*_SECS\`
 settings take whole seconds. Switches take \`1\`/\`0\` (also \`true\`/\`false\`,
 \`yes\`/\`no\`, \`on\`/\`off\`). A default in plain text is computed at start.
 

@@ -368,9 +368,10 @@ pub fn config_json(cfg: &Config) -> String {
             settings.insert("debug".into(), json!(format!("{cfg:?}")));
         }
     }
-    let php_ini: Map<String, Value> = crate::php::IniConfig::overrides_from_env(std::env::vars())
+    let php_ini: Map<String, Value> = cfg
+        .ini()
+        .overrides
         .into_iter()
-        .chain(cfg.php_define.iter().cloned())
         .map(|(k, v)| {
             let v = if is_secret(&k) {
                 REDACTED.to_string()

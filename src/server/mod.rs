@@ -12,17 +12,12 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use uring_http::h1::H1Config;
-use uring_http::h2::H2Config;
 use uring_http::tls::TlsAcceptor;
-use uring_http::SpoolConfig;
 
 use crate::config::{Config, Executor};
 use crate::internal_server;
 use crate::middleware::Operations;
-use crate::php::server_vars::SERVER_SOFTWARE;
-use crate::php::{Engine, IniConfig, PoolConfig, RestartCause, WorkerPool, WorkerScriptConfig};
+use crate::php::{Engine, RestartCause, WorkerPool, WorkerScriptConfig};
 use crate::php_handler::PhpSettings;
 use crate::sites::live::{LiveSites, SitesState};
 use crate::sites::SitesSpec;
@@ -74,36 +69,12 @@ pub fn run(cfg: Config, sites: SitesSpec) -> Result<(), String> {
     // PHP starts once every socket is bound: a start that fails on a busy port stops
     // nothing half-started.
     let (engine, pool, worker_pool) = if cfg.executor() == Executor::Php {
-        let mut overrides = IniConfig::overrides_from_env(std::env::vars());
-        overrides.extend(cfg.php_define.iter().cloned());
-        let ini = IniConfig {
-            file: cfg.php_ini.clone(),
-            overrides,
-        };
-        let engine = Engine::start(&ini).map_err(|e| format!("PHP: {e}"))?;
-        let pool = WorkerPool::start(PoolConfig {
-            lanes: cfg.queue_lanes.unwrap_or(cpus.len()),
-            workers: cfg.workers(),
-            queue_capacity: cfg.queue_capacity(),
-            cpus: cpus.clone(),
-            max_requests: cfg.php_worker_max_requests,
-            limits: cfg.exec_limits(),
-        })
-        .map_err(|e| format!("starting PHP workers: {e}"))?;
+        let engine = Engine::start(&cfg.ini()).map_err(|e| format!("PHP: {e}"))?;
+        let pool =
+            WorkerPool::start(cfg.pool(&cpus)).map_err(|e| format!("starting PHP workers: {e}"))?;
         let worker_pool = match worker_script(&cfg) {
             Some(script) => {
-                let workers = cfg.worker_count();
-                let started = WorkerPool::start_worker_mode(
-                    PoolConfig {
-                        lanes: cfg.queue_lanes.unwrap_or(cpus.len()),
-                        workers,
-                        queue_capacity: cfg.queue_capacity.unwrap_or(workers * 100),
-                        cpus: cpus.clone(),
-                        max_requests: 0,
-                        limits: cfg.exec_limits(),
-                    },
-                    script,
-                );
+                let started = WorkerPool::start_worker_mode(cfg.worker_mode_pool(&cpus), script);
                 match started {
                     Ok(p) => Some(p),
                     Err(e) => {
@@ -158,27 +129,8 @@ pub fn run(cfg: Config, sites: SitesSpec) -> Result<(), String> {
     }
 
     let stop = Arc::new(StopSignal::default());
-    let h1 = H1Config {
-        max_body_size: cfg.max_body_size,
-        spool: SpoolConfig {
-            threshold: cfg.body_spool_threshold as usize,
-            dir: std::env::temp_dir(),
-            buffering: cfg.request_buffering,
-        },
-        header_timeout: cfg.header_timeout_secs,
-        idle_timeout: cfg.idle_timeout_secs,
-        server_header: Some(Bytes::from_static(SERVER_SOFTWARE.as_bytes())),
-        ..H1Config::default()
-    };
-    let h2 = H2Config {
-        max_concurrent_streams: cfg.h2_max_concurrent_streams,
-        initial_stream_window_size: cfg.h2_initial_window_size,
-        initial_connection_window_size: cfg.h2_initial_window_size.saturating_mul(2).max(2 << 20),
-        max_frame_size: cfg.h2_max_frame_size,
-        max_header_list_size: cfg.h2_max_header_list_size,
-        max_premature_resets: 2 * cfg.h2_max_concurrent_streams as usize,
-        ..H2Config::with_limits_of(&h1)
-    };
+    let h1 = cfg.h1();
+    let h2 = cfg.h2(&h1);
     let shared = Arc::new(core::Shared {
         cfg: Arc::clone(&cfg),
         h1,

@@ -32,7 +32,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use socket2::{Domain, Protocol, Socket, Type};
 use uring_php::config::{Config, Executor};
-use uring_php::php::{Engine, IniConfig, PoolConfig, WorkerPool};
+use uring_php::php::{Engine, WorkerPool};
 
 pub use service::App;
 
@@ -43,23 +43,10 @@ pub fn run(cfg: Config) -> Result<(), String> {
     restrict_to(&cpus)?;
 
     let (engine, pool) = if cfg.executor() == Executor::Php {
-        let mut overrides = IniConfig::overrides_from_env(std::env::vars());
-        overrides.extend(cfg.php_define.iter().cloned());
-        let ini = IniConfig {
-            file: cfg.php_ini.clone(),
-            overrides,
-        };
-        let engine = Engine::start(&ini).map_err(|e| format!("PHP: {e}"))?;
-        let pool = WorkerPool::start(PoolConfig {
-            // As uring_php: one lane per CPU; each tokio worker submits to its own.
-            lanes: cfg.queue_lanes.unwrap_or(cpus.len()),
-            workers: cfg.workers(),
-            queue_capacity: cfg.queue_capacity(),
-            cpus: cpus.clone(),
-            max_requests: cfg.php_worker_max_requests,
-            limits: cfg.exec_limits(),
-        })
-        .map_err(|e| format!("starting PHP workers: {e}"))?;
+        let engine = Engine::start(&cfg.ini()).map_err(|e| format!("PHP: {e}"))?;
+        // As uring_php: one lane per CPU; each tokio worker submits to its own.
+        let pool =
+            WorkerPool::start(cfg.pool(&cpus)).map_err(|e| format!("starting PHP workers: {e}"))?;
         (Some(engine), Some(pool))
     } else {
         (None, None)
