@@ -10,6 +10,7 @@ pub mod middleware;
 pub mod php;
 pub mod php_handler;
 pub mod process_metrics;
+pub mod request_id;
 pub mod response_cache;
 pub mod router;
 pub mod sendfile;

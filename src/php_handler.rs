@@ -10,7 +10,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime};
@@ -19,6 +19,7 @@ use bytes::Bytes;
 use uring_http::response::NoBytes;
 use uring_http::{Body, BodyStream, Headers, Request, Response};
 
+use crate::middleware::{RequestCtx, RouteKind};
 use crate::php::completion::{Completions, Receiver};
 use crate::php::hangup::hung_up;
 use crate::php::lane_submit::LaneSubmitter;
@@ -68,8 +69,6 @@ pub struct PhpHandler {
     driver: &'static str,
 }
 
-static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
-
 /// Where a PHP route's response came from (for metrics and error pages).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PhpOrigin {
@@ -98,12 +97,35 @@ impl PhpOutcome {
     }
 }
 
-/// Ids for requests (also used by the access log and X-Request-ID).
-pub fn next_request_id() -> u64 {
-    REQUEST_IDS.fetch_add(1, Ordering::Relaxed)
-}
-
 impl PhpHandler {
+    /// The one way a request reaches PHP: runs it as request `id` and, when the request
+    /// has a middleware context, notes there what answered (for the access log, metrics,
+    /// error pages).
+    pub async fn run(
+        &self,
+        req: Request,
+        target: PhpTarget,
+        site: &PhpSite,
+        id: u64,
+        ctx: Option<&mut RequestCtx>,
+    ) -> PhpOutcome {
+        let Some(ctx) = ctx else {
+            return self.handle(req, target, site, id, None).await;
+        };
+        ctx.route = RouteKind::Php;
+        let trace = ctx.trace.as_ref().map(|t| t.ids());
+        let out = self.handle(req, target, site, id, trace).await;
+        match out.origin {
+            PhpOrigin::App { php_micros } => {
+                ctx.from_app = true;
+                ctx.php_micros = Some(php_micros);
+            }
+            PhpOrigin::QueueFull => ctx.dropped = true,
+            PhpOrigin::Timeout | PhpOrigin::Failed | PhpOrigin::ClientGone => {}
+        }
+        out
+    }
+
     pub fn new(
         pool: WorkerPool,
         completions: Rc<Completions>,
@@ -134,7 +156,7 @@ impl PhpHandler {
         self
     }
 
-    pub async fn handle(
+    async fn handle(
         &self,
         req: Request,
         target: PhpTarget,

@@ -10,8 +10,8 @@ use uring_http::redirect::HttpsRedirect;
 use uring_http::{Body, Headers, Method, Request, Response, Service};
 
 use crate::middleware::{Chain, RequestCtx, RouteKind};
-use crate::php_handler::{next_request_id, PhpHandler};
-use crate::response_cache::{self, CoreCache};
+use crate::php_handler::PhpHandler;
+use crate::response_cache::CoreCache;
 use crate::router::{PhpTarget, Route};
 use crate::sendfile::{KeptRequest, Sendfile};
 use crate::sites::core_sites::{CoreSite, CoreSites};
@@ -63,6 +63,8 @@ fn allowed(m: &Method) -> bool {
 
 impl Service for AppService {
     async fn call(&self, mut req: Request) -> Response {
+        // The request's number, taken once here for everything that names it.
+        let id = crate::request_id::next();
         if self.chain.is_empty() && self.response_cache.is_none() {
             if let Some(answer) = self.acme_answer(&req) {
                 return answer;
@@ -72,12 +74,12 @@ impl Service for AppService {
                 Err(status) => return unknown_host(status),
             };
             if site.chain.is_empty() {
-                return self.handle(&site, req, None).await;
+                return self.handle(&site, req, id, None).await;
             }
-            let mut ctx = RequestCtx::new(&req, next_request_id());
+            let mut ctx = RequestCtx::new(&req, id);
             return self.in_site(&site, req, &mut ctx).await;
         }
-        let mut ctx = RequestCtx::new(&req, next_request_id());
+        let mut ctx = RequestCtx::new(&req, id);
         if let Err((answered_by, resp)) = self.chain.on_request(&mut req, &mut ctx) {
             return self.chain.on_response(answered_by, &mut ctx, resp);
         }
@@ -159,7 +161,7 @@ impl AppService {
         if let Err((answered_by, resp)) = site.chain.on_request(&mut req, ctx) {
             return site.chain.on_response(answered_by, ctx, resp);
         }
-        let resp = self.handle(site, req, Some(ctx)).await;
+        let resp = self.handle(site, req, ctx.id, Some(ctx)).await;
         site.chain.on_response(site.chain.len(), ctx, resp)
     }
 
@@ -195,32 +197,19 @@ impl AppService {
         php: &Rc<PhpHandler>,
         req: Request,
         target: PhpTarget,
-        ctx: Option<&mut RequestCtx>,
+        id: u64,
+        mut ctx: Option<&mut RequestCtx>,
     ) -> Response {
         let kept = KeptRequest::of(&req);
         let php_site = &site.shared().php;
-        let (mut resp, ctx) = match ctx {
-            None => {
-                let out = php
-                    .handle(req, target, php_site, next_request_id(), None)
-                    .await;
-                (out.response, None)
-            }
-            Some(ctx) => {
-                let cache = self
-                    .response_cache
-                    .as_ref()
-                    .filter(|_| site.shared().spec.response_cache);
-                let resp = match cache {
-                    Some(cache) => cache.serve(req, target, php_site, ctx, php).await,
-                    None => {
-                        response_cache::run_php(php, req, target, php_site, ctx)
-                            .await
-                            .response
-                    }
-                };
-                (resp, Some(ctx))
-            }
+        let cache = self
+            .response_cache
+            .as_ref()
+            .filter(|_| site.shared().spec.response_cache);
+        // The cache is on only with a middleware context (see `call`).
+        let mut resp = match (cache, ctx.as_deref_mut()) {
+            (Some(cache), Some(ctx)) => cache.serve(req, target, php_site, ctx, php).await,
+            (_, ctx) => php.run(req, target, php_site, id, ctx).await.response,
         };
         let Some((kind, value)) = Sendfile::wanted(&resp.headers) else {
             return resp;
@@ -246,6 +235,7 @@ impl AppService {
         &self,
         site: &CoreSite,
         req: Request,
+        id: u64,
         ctx: Option<&mut RequestCtx>,
     ) -> Response {
         if let Some(redirect) = &self.redirect_plain {
@@ -285,7 +275,7 @@ impl AppService {
                 self.serve_static(site, &req, None, meta, rel, ctx).await
             }
             Route::Php(target) => match &self.executor {
-                Executor::Php(php) => self.php(site, php, req, target, ctx).await,
+                Executor::Php(php) => self.php(site, php, req, target, id, ctx).await,
                 Executor::Stub => {
                     if let Some(ctx) = ctx {
                         ctx.route = RouteKind::Php;

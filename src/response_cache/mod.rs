@@ -27,7 +27,7 @@ use quick_cache::sync::Cache;
 use quick_cache::{Lifecycle, OptionsBuilder, Weighter};
 use uring_http::{Body, Headers, Response};
 
-pub use serve::{run_php, CoreCache};
+pub use serve::CoreCache;
 pub use stats::{CacheCounters, CacheStatus};
 
 use coalesce::Flights;

@@ -15,7 +15,7 @@ use super::{key, read_file, CacheCounters, CacheStatus, ResponseCache};
 use crate::metrics::CoreMetrics;
 use crate::middleware::compression::{negotiate, CompressionConfig};
 use crate::middleware::{RequestCtx, RouteKind};
-use crate::php_handler::{next_request_id, PhpHandler, PhpOrigin, PhpOutcome, PhpSite};
+use crate::php_handler::{PhpHandler, PhpOrigin, PhpOutcome, PhpSite};
 use crate::router::PhpTarget;
 
 /// One core's handle on the shared cache.
@@ -60,7 +60,7 @@ impl CoreCache {
             let invalidates = why == Bypass::Method
                 && !matches!(req.method, Method::Get | Method::Head | Method::Options);
             let key = invalidates.then(|| key::request_key(&req));
-            let out = run_php(php, req, target, site, ctx).await;
+            let out = php.run(req, target, site, ctx.id, Some(ctx)).await;
             if let Some(key) = key {
                 if (200..400).contains(&out.response.status) {
                     cache.invalidate(&key);
@@ -143,7 +143,7 @@ impl CoreCache {
         // As nginx's fastcgi_cache_convert_head: PHP renders the page for a HEAD miss
         // as for GET, so the answer can be stored (the client still gets no body).
         req.method = Method::Get;
-        let out = run_php(php, req, target, site, ctx).await;
+        let out = php.run(req, target, site, ctx.id, Some(ctx)).await;
         if failed(&out) {
             if let Some(l) = leader.as_mut() {
                 l.set_outcome(Outcome::Failed);
@@ -249,7 +249,7 @@ impl CoreCache {
             let generation = this.cache.generation();
             let req_headers = req.headers.clone();
             let out = php
-                .handle(req, target, &site, next_request_id(), None)
+                .run(req, target, &site, crate::request_id::next(), None)
                 .await;
             if failed(&out) {
                 leader.set_outcome(Outcome::Failed);
@@ -299,26 +299,4 @@ impl CoreCache {
 /// PHP did not give a usable answer: a server error, a timeout, a full queue.
 fn failed(out: &PhpOutcome) -> bool {
     !matches!(out.origin, PhpOrigin::App { .. }) || out.response.status >= 500
-}
-
-/// Runs PHP for a request and notes in `ctx` what answered.
-pub async fn run_php(
-    php: &PhpHandler,
-    req: Request,
-    target: PhpTarget,
-    site: &PhpSite,
-    ctx: &mut RequestCtx,
-) -> PhpOutcome {
-    ctx.route = RouteKind::Php;
-    let trace = ctx.trace.as_ref().map(|t| t.ids());
-    let out = php.handle(req, target, site, ctx.id, trace).await;
-    match out.origin {
-        PhpOrigin::App { php_micros } => {
-            ctx.from_app = true;
-            ctx.php_micros = Some(php_micros);
-        }
-        PhpOrigin::QueueFull => ctx.dropped = true,
-        PhpOrigin::Timeout | PhpOrigin::Failed | PhpOrigin::ClientGone => {}
-    }
-    out
 }

@@ -19,7 +19,6 @@ use uring_php::php::{
     Job, Reply, ReplyEvent, ReplySink, RequestControl, ResponseHead, ScriptBody, ScriptRequest,
     ScriptResponse, WorkerPool,
 };
-use uring_php::php_handler::next_request_id;
 use uring_php::router::PhpTarget;
 
 use super::body::{FileBody, OutBody, PhpStream};
@@ -123,7 +122,7 @@ pub async fn handle(
             .map(str::to_string),
     };
     let request = ScriptRequest {
-        id: next_request_id(),
+        id: uring_php::request_id::next(),
         method: Method::from_token(parts.method.as_str()),
         query: parts.uri.query().unwrap_or("").to_string(),
         uri,
