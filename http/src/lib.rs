@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod body_pipe;
+pub mod conn_info;
 pub mod date;
 pub mod h1;
 pub mod h2;
@@ -23,10 +24,11 @@ pub mod tls;
 
 pub use body::{RequestBody, SpoolConfig};
 pub use body_pipe::{body_pipe, BodyReader, BodyWriter};
-pub use h1::ConnInfo;
+pub use conn_info::ConnInfo;
 pub use headers::Headers;
 pub use interim::{Interim, InterimResponse};
 pub use method::Method;
+pub use request::RequestHead;
 pub use request::{Request, Version};
 pub use response::{Body, BodyStream, Response};
 pub use serve::{serve_conn, serve_tls, ConnConfig};

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use crate::{Headers, Interim, Method, RequestBody};
+use crate::{ConnInfo, Headers, Interim, Method, RequestBody};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
@@ -20,6 +20,24 @@ impl Version {
             Version::Http2 => "HTTP/2.0",
         }
     }
+}
+
+/// What every protocol parses out of a request head (HTTP/1.x's request line and
+/// fields, HTTP/2's pseudo-header fields and header block): the part of a [`Request`]
+/// that does not depend on the connection.
+#[derive(Debug)]
+pub struct RequestHead {
+    pub method: Method,
+    /// The request-target as sent (origin-form, or absolute-form for proxies).
+    pub target: String,
+    /// The path part of the target, still percent-encoded, `/…` or `*`.
+    pub path: String,
+    /// The query without the `?`, still encoded; `None` when there was no `?`.
+    pub query: Option<String>,
+    /// In order, names as sent.
+    pub headers: Headers,
+    /// The authority, validated; `None` when empty or absent.
+    pub host: Option<String>,
 }
 
 #[derive(Debug)]
@@ -49,4 +67,46 @@ pub struct Request {
     /// (POLLRDHUP) — the connection itself reads nothing while the application works.
     /// None on HTTP/2, where a reset or the connection's end drops the request's future.
     pub conn_fd: Option<std::os::fd::RawFd>,
+}
+
+impl Request {
+    /// The one way a protocol builds a request: its parsed head, its body, and the
+    /// connection it arrived on. HTTP/1.x hands the application the connection's socket
+    /// (to notice a hang-up while it works); on HTTP/2 a reset or the connection's end
+    /// drops the request's future instead, so there is none.
+    pub fn new(
+        head: RequestHead,
+        version: Version,
+        body: RequestBody,
+        conn: &ConnInfo,
+        interim: Interim,
+    ) -> Request {
+        let RequestHead {
+            method,
+            target,
+            path,
+            query,
+            headers,
+            host,
+        } = head;
+        Request {
+            method,
+            target,
+            path,
+            query,
+            version,
+            headers,
+            host,
+            body,
+            remote_addr: conn.remote_addr,
+            local_addr: conn.local_addr,
+            tls: conn.tls,
+            interim,
+            conn_fd: if version == Version::Http2 {
+                None
+            } else {
+                conn.fd
+            },
+        }
+    }
 }

@@ -10,9 +10,10 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::time::Instant;
 
 use crate::h1::wait::{race, Raced};
-use crate::h1::{serve_h1, ConnInfo, H1Config};
+use crate::h1::{serve_h1, H1Config};
 use crate::h2::{serve_h2, H2Config};
 use crate::tls::{negotiated_h2, TlsAcceptor};
+use crate::ConnInfo;
 use crate::{Service, Shutdown};
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).

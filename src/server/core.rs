@@ -8,10 +8,11 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use uring_http::h1::{ConnInfo, H1Config};
+use uring_http::h1::H1Config;
 use uring_http::h2::H2Config;
 use uring_http::redirect::HttpsRedirect;
 use uring_http::tls::TlsAcceptor;
+use uring_http::ConnInfo;
 use uring_http::{serve_conn, serve_tls, ConnConfig, Shutdown};
 
 use super::runtime;

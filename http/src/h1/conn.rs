@@ -4,8 +4,6 @@
 
 use std::future::{poll_fn, Future};
 use std::io;
-use std::net::SocketAddr;
-use std::os::fd::RawFd;
 use std::pin::pin;
 use std::task::Poll;
 use std::time::Duration;
@@ -22,23 +20,9 @@ use super::parse::{parse_head, BodyFraming, Head};
 use super::wait::{race, Raced};
 use super::{H1Config, H1Error};
 use crate::{
-    body_pipe, BodyWriter, Interim, InterimResponse, Request, RequestBody, Response, Service,
-    Shutdown, Version,
+    body_pipe, BodyWriter, ConnInfo, Interim, InterimResponse, Request, RequestBody, Response,
+    Service, Shutdown, Version,
 };
-
-/// Where a connection comes from, copied into every [`Request`].
-#[derive(Clone, Copy, Debug)]
-pub struct ConnInfo {
-    /// The client's address.
-    pub remote_addr: SocketAddr,
-    /// The server's address the client connected to.
-    pub local_addr: SocketAddr,
-    /// Whether the bytes arrived over TLS.
-    pub tls: bool,
-    /// The connection's socket, handed to HTTP/1.x requests as [`Request::conn_fd`] so
-    /// the application can notice a client that hangs up while it works.
-    pub fd: Option<RawFd>,
-}
 
 /// Reads are made with at least this much free room in the read buffer.
 pub(super) const READ_BUF_SIZE: usize = 8 * 1024;
@@ -146,21 +130,7 @@ impl<IO: AsyncReadRent + AsyncWriteRent> Conn<'_, IO> {
             } else {
                 Interim::default()
             };
-            let req = Request {
-                method: head.method,
-                target: head.target,
-                path: head.path,
-                query: head.query,
-                version,
-                headers: head.headers,
-                host: head.host,
-                body,
-                remote_addr: info.remote_addr,
-                local_addr: info.local_addr,
-                tls: info.tls,
-                interim: interim.clone(),
-                conn_fd: info.fd,
-            };
+            let req = Request::new(head.request, version, body, &info, interim.clone());
             let answer = match writer {
                 None => self
                     .call_with_interim(service.call(req), &interim)

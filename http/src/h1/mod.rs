@@ -26,7 +26,7 @@ mod tests;
 
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use config::H1Config;
-pub use conn::{serve_h1, ConnInfo};
+pub use conn::serve_h1;
 pub use error::H1Error;
 pub use parse::{parse_head, BodyFraming, Head};
 pub use status::reason_phrase;

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::fields::{classify, FieldState, Known};
 use super::target::split_target;
 use super::{H1Config, H1Error};
-use crate::{Headers, Method, Version};
+use crate::{Headers, Method, RequestHead, Version};
 
 /// How the body of a request is delimited.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,20 +36,11 @@ impl BodyFraming {
 /// A parsed, validated request head.
 #[derive(Debug)]
 pub struct Head {
-    /// The method token, parsed.
-    pub method: Method,
-    /// The request-target as sent.
-    pub target: String,
-    /// Path part of the target (percent-encoded), `/…` or `*`.
-    pub path: String,
-    /// Query without the `?`; `None` when there was no `?`.
-    pub query: Option<String>,
+    /// What becomes the request (the authority: the absolute-form target's, else the
+    /// Host header's).
+    pub request: RequestHead,
     /// HTTP/1.0 or HTTP/1.1.
     pub version: Version,
-    /// In order, names as sent.
-    pub headers: Headers,
-    /// The authority: absolute-form target's, else the Host header's; `None` if empty.
-    pub host: Option<String>,
     /// How the body that follows is delimited.
     pub framing: BodyFraming,
     /// Whether the client wants the connection kept open after this request.
@@ -58,6 +49,13 @@ pub struct Head {
     pub expect_continue: bool,
     /// Bytes of the head in the input, including the blank line that ends it.
     pub len: usize,
+}
+
+impl std::ops::Deref for Head {
+    type Target = RequestHead;
+    fn deref(&self) -> &RequestHead {
+        &self.request
+    }
 }
 
 /// httparse needs a slice of header slots; this many live on the stack.
@@ -174,13 +172,15 @@ pub fn parse_head(buf: &[u8], cfg: &H1Config) -> Result<Option<Head>, H1Error> {
         };
 
     Ok(Some(Head {
-        method,
-        path: target.path.to_owned(),
-        query: target.query.map(str::to_owned),
-        target: target_str.to_owned(),
+        request: RequestHead {
+            method,
+            path: target.path.to_owned(),
+            query: target.query.map(str::to_owned),
+            target: target_str.to_owned(),
+            headers,
+            host,
+        },
         version,
-        headers,
-        host,
         framing,
         keep_alive,
         expect_continue: fields.expect_continue,

@@ -19,7 +19,8 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::UnixStream;
 use monoio::BufResult;
 
-use super::{serve_h1, ConnInfo, H1Config};
+use super::{serve_h1, H1Config};
+use crate::ConnInfo;
 use crate::{
     Body, BodyStream, Headers, Method, Request, RequestBody, Response, Service, Shutdown, Version,
 };

@@ -23,7 +23,7 @@ use monoio_compat::StreamWrapper;
 use super::stream::{serve_stream, Outcome};
 use super::H2Config;
 use crate::h1::wait::{race, Raced};
-use crate::h1::ConnInfo;
+use crate::ConnInfo;
 use crate::{Service, Shutdown};
 
 /// Buffer sizes of the compat adapter: reads take what the kernel has up to this much;

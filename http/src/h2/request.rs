@@ -5,20 +5,23 @@ use bytes::Bytes;
 use http::request::Parts;
 
 use crate::h1::target::valid_host;
-use crate::{Headers, Method};
+use crate::{Headers, Method, RequestHead};
 
 /// The head of a request, everything but the body.
 pub(crate) struct Head {
-    pub method: Method,
-    pub target: String,
-    pub path: String,
-    pub query: Option<String>,
-    pub headers: Headers,
-    pub host: Option<String>,
+    /// What becomes the request.
+    pub request: RequestHead,
     /// The client sent `expect: 100-continue`.
     pub expect_continue: bool,
     /// The declared body length, when the client sent `content-length`.
     pub content_length: Option<u64>,
+}
+
+impl std::ops::Deref for Head {
+    type Target = RequestHead;
+    fn deref(&self) -> &RequestHead {
+        &self.request
+    }
 }
 
 /// Why a request head is refused: answered with this status and text, never a panic.
@@ -96,12 +99,14 @@ pub(crate) fn convert_head(parts: Parts) -> Result<Head, Refusal> {
     }
 
     Ok(Head {
-        method,
-        target: target.to_owned(),
-        path: path.to_owned(),
-        query: query.map(str::to_owned),
-        headers,
-        host,
+        request: RequestHead {
+            method,
+            target: target.to_owned(),
+            path: path.to_owned(),
+            query: query.map(str::to_owned),
+            headers,
+            host,
+        },
         expect_continue,
         content_length,
     })

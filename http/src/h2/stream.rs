@@ -16,7 +16,7 @@ use super::H2Config;
 use crate::h1::body_target::{BodyTarget, PipeSink};
 use crate::h1::spool::BodySink;
 use crate::h1::wait::{race, Raced};
-use crate::h1::ConnInfo;
+use crate::ConnInfo;
 use crate::{body_pipe, Interim, Method, Request, RequestBody, Response, Service, Version};
 
 /// How a stream ended, for the connection's bookkeeping.
@@ -74,22 +74,13 @@ pub(crate) async fn serve_stream<S: Service>(
         (RequestBody::Empty, None)
     };
     let is_head = head.method == Method::Head;
-    let req = Request {
-        method: head.method,
-        target: head.target,
-        path: head.path,
-        query: head.query,
-        version: Version::Http2,
-        headers: head.headers,
-        host: head.host,
+    let req = Request::new(
+        head.request,
+        Version::Http2,
         body,
-        remote_addr: info.remote_addr,
-        local_addr: info.local_addr,
-        tls: info.tls,
-        interim: Interim::attached(),
-        // A stream reset or the connection's end cancels the request's future itself.
-        conn_fd: None,
-    };
+        &info,
+        Interim::attached(),
+    );
     let Some(writer) = writer else {
         drop(recv);
         return answer(service, req, &mut respond, is_head, cfg).await;

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use uring_http::h1::{serve_h1, ConnInfo, H1Config};
+use uring_http::h1::{serve_h1, H1Config};
 use uring_http::tls::TlsAcceptor;
+use uring_http::ConnInfo;
 use uring_http::{
     serve_conn, serve_tls, Body, BodyStream, ConnConfig, Headers, Request, RequestBody, Response,
     Service, Shutdown,
