@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::php::WorkerPool;
-use crate::server::StopSignal;
+use crate::stop_signal::StopSignal;
 
 /// Connections served at once; more get a 503 at once.
 const MAX_CONNS: usize = 16;

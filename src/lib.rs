@@ -17,6 +17,7 @@ pub mod server;
 pub mod service;
 pub mod sites;
 pub mod static_files;
+pub mod stop_signal;
 pub mod trace_context;
 pub mod worker_match;
 pub mod worker_watch;

@@ -18,7 +18,7 @@ use super::context::{Prepared, RequestCtx};
 use super::ffi;
 use super::lane_pick::Random;
 use super::opcache_restart;
-use super::pool::PoolShared;
+use super::queue::PoolShared;
 use super::reply::{Reply, ReplyEvent, ReplySink, RequestControl};
 use super::request::{Job, ScriptRequest};
 use super::response::{ResponseHead, ScriptBody, ScriptResponse, WorkerTiming};

@@ -15,7 +15,6 @@ use uring_http::tls::TlsAcceptor;
 use uring_http::{serve_conn, serve_tls, ConnConfig, Shutdown};
 
 use super::runtime;
-use super::stop_signal::StopSignal;
 use crate::config::{Config, Executor};
 use crate::metrics::ConnProto;
 use crate::php::completion::Completions;
@@ -23,6 +22,7 @@ use crate::php::WorkerPool;
 use crate::php_handler::{PhpHandler, PhpSettings};
 use crate::service::{self, AppService};
 use crate::sites::core_sites::CoreSites;
+use crate::stop_signal::StopSignal;
 
 /// What every core shares (read-only).
 pub struct Shared {

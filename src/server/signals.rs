@@ -10,9 +10,9 @@ use nix::sys::signalfd::SignalFd;
 
 use uring_http::tls::TlsAcceptor;
 
-use super::stop_signal::StopSignal;
 use crate::config::Config;
 use crate::sites::live::LiveSites;
+use crate::stop_signal::StopSignal;
 
 pub struct Blocked(SigSet);
 
