@@ -5,7 +5,7 @@ pub mod config;
 pub mod cpu_set;
 pub mod internal_server;
 pub mod logging;
-pub mod metrics;
+pub mod metrics_registry;
 pub mod middleware;
 pub mod php;
 pub mod php_handler;

@@ -16,7 +16,7 @@ use uring_http::{serve_conn, serve_tls, ConnConfig, Shutdown};
 
 use super::runtime;
 use crate::config::{Config, Executor};
-use crate::metrics::ConnProto;
+use crate::metrics_registry::ConnProto;
 use crate::php::completion::Completions;
 use crate::php::WorkerPool;
 use crate::php_handler::{PhpHandler, PhpSettings};
@@ -142,9 +142,9 @@ pub fn run(
                 if let Some((worker_pool, route)) = &shared.worker {
                     php = php.with_worker(worker_pool.clone(), route.clone(), index);
                 }
-                service::Executor::Php(Rc::new(php))
+                service::ScriptBackend::Php(Rc::new(php))
             }
-            _ => service::Executor::Stub,
+            _ => service::ScriptBackend::Stub,
         };
         let chain = shared.ops.chain_for_core(index);
         let redirect_plain = shared.redirect_to_https.map(|https_port| HttpsRedirect { https_port });

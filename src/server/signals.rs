@@ -1,5 +1,5 @@
 //! Signals are taken synchronously with signalfd on a thread of the server's own, after
-//! being blocked everywhere else before any thread started (see DESIGN.md on Zend
+//! being blocked everywhere else before any thread started (see docs/php.md on Zend
 //! Signals: PHP must never install or steal handlers for these).
 
 use std::sync::Arc;
