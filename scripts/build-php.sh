@@ -21,7 +21,7 @@ JOBS=${JOBS:-$(nproc)}
 log() { printf 'build-php: %s\n' "$*" >&2; }
 die() { printf 'build-php: error: %s\n' "$*" >&2; exit 1; }
 
-# The flags matter for correctness, not only features (DESIGN.md): per-thread execution
+# The flags matter for correctness, not only features (docs/php.md): per-thread execution
 # timers, and no Zend Signals stealing the server's signal handlers.
 CONFIGURE_FLAGS=(
   --enable-zts

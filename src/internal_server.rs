@@ -8,7 +8,7 @@
 //! - `GET /ready`: 200 when every PHP worker is alive and the queue is below 90 % of its
 //!   capacity, a worker script (worker mode) is ready, and the server is not draining;
 //!   503 with the reason otherwise.
-//! - `GET /metrics`: Prometheus text format (see `crate::metrics`).
+//! - `GET /metrics`: Prometheus text format (see `crate::metrics_registry`).
 //! - `GET /config`: the effective configuration as JSON; the value of any setting whose
 //!   name contains KEY, SECRET, PASSWORD or TOKEN is redacted (files are never read).
 //! - `POST /workers/restart`: worker mode's scripts start again, gracefully (as SIGUSR1).
@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::metrics_registry::Metrics;
 use crate::php::WorkerPool;
-use crate::server::StopSignal;
+use crate::stop_signal::StopSignal;
 
 /// Connections served at once; more get a 503 at once.
 const MAX_CONNS: usize = 16;

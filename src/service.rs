@@ -20,7 +20,8 @@ use crate::static_files::FileRequest;
 
 pub const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, QUERY";
 
-pub enum Executor {
+/// What answers this core's PHP routes: the configured `crate::config::Executor`, built.
+pub enum ScriptBackend {
     /// In an Rc: the response cache's background refreshes run PHP after the request.
     Php(Rc<PhpHandler>),
     /// EXECUTOR=stub: a fixed answer for PHP routes, to measure the HTTP layer alone.
@@ -32,7 +33,7 @@ pub struct AppService {
     pub sites: RefCell<CoreSites>,
     /// The sites in force (a reload publishes a new generation there).
     pub live: Arc<LiveSites>,
-    pub executor: Executor,
+    pub executor: ScriptBackend,
     /// The server-wide middleware of this core (empty when every feature is off); each
     /// site's own runs inside it.
     pub chain: Chain,
@@ -40,7 +41,7 @@ pub struct AppService {
     /// (inside the chain, so they are logged, counted and rate-limited like the rest).
     pub redirect_plain: Option<HttpsRedirect>,
     /// This core's connection counters (None when metrics are off).
-    pub conn_metrics: Option<std::sync::Arc<crate::metrics::CoreMetrics>>,
+    pub conn_metrics: Option<std::sync::Arc<crate::metrics_registry::CoreMetrics>>,
     /// ACME HTTP-01 answers (automatic HTTPS on), served before any site.
     pub acme_http: Option<Arc<crate::acme::HttpChallenges>>,
     /// RESPONSE_CACHE_SIZE > 0: PHP routes go through the response cache.
@@ -275,8 +276,8 @@ impl AppService {
                 self.serve_static(site, &req, None, meta, rel, ctx).await
             }
             Route::Php(target) => match &self.executor {
-                Executor::Php(php) => self.php(site, php, req, target, id, ctx).await,
-                Executor::Stub => {
+                ScriptBackend::Php(php) => self.php(site, php, req, target, id, ctx).await,
+                ScriptBackend::Stub => {
                     if let Some(ctx) = ctx {
                         ctx.route = RouteKind::Php;
                         ctx.from_app = true;

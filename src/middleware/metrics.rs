@@ -1,13 +1,14 @@
 //! Request metrics (on with `INTERNAL_ADDR`): requests by method and status class,
 //! durations (total and PHP), body bytes in and out, 429s, 503s for a full queue, and
-//! streamed responses. Written to this core's own counters (see `crate::metrics`).
+//! streamed responses. Written to this core's own counters (see
+//! `crate::metrics_registry`).
 
 use std::sync::Arc;
 
 use uring_http::{Body, Request, Response};
 
 use super::{body_bytes, Middleware, ObservedStream, RequestCtx};
-use crate::metrics::{method_index, CoreMetrics};
+use crate::metrics_registry::{method_index, CoreMetrics};
 
 pub struct MetricsMiddleware {
     m: Arc<CoreMetrics>,

@@ -42,7 +42,7 @@ use bytes::Bytes;
 use uring_http::{BodyStream, Method, Request, Response, Version};
 
 use crate::config::Config;
-use crate::metrics::{CoreMetrics, Metrics};
+use crate::metrics_registry::{CoreMetrics, Metrics};
 use crate::php::WorkerPool;
 use crate::router::Router;
 use crate::trace_context::TraceContext;

@@ -1,5 +1,5 @@
 //! The functions C calls (declared in bridge/uring_sapi.h). Each turns the opaque
-//! context back into the `RequestCtx` that `context::execute` passed to C.
+//! context back into the `PhpRequestState` that `context::execute` passed to C.
 //!
 //! A panic must never unwind into C (since Rust 1.81 that aborts the whole process, and
 //! it would skip PHP's frames): every callback runs its body through [`guarded`], which
@@ -12,7 +12,7 @@ use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::context::RequestCtx;
+use super::context::PhpRequestState;
 use super::ffi::{self, uring_header, uring_var};
 
 /// Runs a callback's body; a panic becomes `fallback` and an error log line.
@@ -34,9 +34,9 @@ pub(crate) fn guarded<T>(callback: &'static str, fallback: T, body: impl FnOnce(
 /// # Safety
 /// `ctx` must be a context pointer Rust handed to C (`Prepared::ctx_ptr`), used on the
 /// same thread while that request is bound there.
-unsafe fn ctx<'a>(ctx: *mut c_void) -> Option<&'a mut RequestCtx> {
+unsafe fn ctx<'a>(ctx: *mut c_void) -> Option<&'a mut PhpRequestState> {
     // SAFETY: per the function's contract.
-    unsafe { (ctx as *mut RequestCtx).as_mut() }
+    unsafe { (ctx as *mut PhpRequestState).as_mut() }
 }
 
 /// # Safety

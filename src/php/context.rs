@@ -46,7 +46,10 @@ enum Mode {
     Done,
 }
 
-pub(crate) struct RequestCtx {
+/// The state of the request a PHP thread is running: what the SAPI callbacks read and
+/// write (output, response head, `$_SERVER`) from startup to the final reply. Not the
+/// middleware chain's `crate::middleware::RequestCtx`, which lives on the core.
+pub(crate) struct PhpRequestState {
     pub(crate) job: Job,
     pub(crate) worker_id: usize,
     output: Output,
@@ -62,7 +65,7 @@ pub(crate) struct RequestCtx {
     started: Instant,
 }
 
-impl RequestCtx {
+impl PhpRequestState {
     // ---- SAPI callbacks ----
 
     /// Returns false when the client is gone.
@@ -408,7 +411,7 @@ impl InfoStrings {
 /// A request ready for C: its context and the `uring_request_info` C reads, boxed so
 /// both keep their addresses while PHP holds pointers to them.
 pub(crate) struct Prepared {
-    pub(crate) ctx: RequestCtx,
+    pub(crate) ctx: PhpRequestState,
     info: ffi::uring_request_info,
     _strings: InfoStrings,
     /// The site's php.ini values C applies; `info.ini` points into this Vec's buffer.
@@ -465,7 +468,7 @@ impl Prepared {
             &job.reply.control,
         );
         Box::new(Prepared {
-            ctx: RequestCtx {
+            ctx: PhpRequestState {
                 job,
                 worker_id,
                 output,
@@ -488,7 +491,7 @@ impl Prepared {
 
     /// What C gets as SG(server_context).
     pub(crate) fn ctx_ptr(&mut self) -> *mut libc::c_void {
-        &mut self.ctx as *mut RequestCtx as *mut libc::c_void
+        &mut self.ctx as *mut PhpRequestState as *mut libc::c_void
     }
 
     pub(crate) fn info_ptr(&self) -> *const ffi::uring_request_info {

@@ -16,6 +16,7 @@ pub mod lane_submit;
 pub mod opcache_restart;
 mod output;
 pub mod pool;
+mod queue;
 pub mod reply;
 pub mod request;
 pub mod response;

@@ -10,7 +10,7 @@ use super::context;
 use super::ffi;
 use super::lane_pick::Random;
 use super::opcache_restart;
-use super::pool::{spawn_worker, PoolShared};
+use super::queue::PoolShared;
 use super::watchdog;
 
 /// Replaces a worker thread that unwinds (a bug outside PHP), so the pool keeps its size.
@@ -42,7 +42,7 @@ impl Drop for Respawn<'_> {
                 "PHP worker thread died; starting a replacement"
             );
             if !self.shared.is_shutting_down() {
-                if let Err(e) = spawn_worker(self.shared, self.id) {
+                if let Err(e) = self.shared.spawn_worker(self.id) {
                     tracing::error!(worker = self.id, error = %e, "could not replace a PHP worker");
                 }
             }
@@ -124,7 +124,7 @@ pub(crate) fn run(shared: Arc<PoolShared>, id: usize) {
             requests = served,
             "recycling PHP worker (PHP_WORKER_MAX_REQUESTS)"
         );
-        if let Err(e) = spawn_worker(&shared, id) {
+        if let Err(e) = shared.spawn_worker(id) {
             tracing::error!(worker = id, error = %e, "could not start a replacement PHP worker");
         }
     }

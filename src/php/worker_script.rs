@@ -14,11 +14,11 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use uring_http::{Headers, Method, RequestBody, Version};
 
-use super::context::{Prepared, RequestCtx};
+use super::context::{PhpRequestState, Prepared};
 use super::ffi;
 use super::lane_pick::Random;
 use super::opcache_restart;
-use super::pool::PoolShared;
+use super::queue::PoolShared;
 use super::reply::{Reply, ReplyEvent, ReplySink, RequestControl};
 use super::request::{Job, ScriptRequest};
 use super::response::{ResponseHead, ScriptBody, ScriptResponse, WorkerTiming};
@@ -37,7 +37,7 @@ struct Running {
     lane: usize,
     interrupt_flags: *mut libc::c_void,
     /// The boot request's context (alive for the whole script): output between requests.
-    boot: *mut RequestCtx,
+    boot: *mut PhpRequestState,
     served: u64,
     reached: bool,
     generation: u64,

@@ -12,7 +12,7 @@ use super::coalesce::{Joined, Leader, Outcome};
 use super::entry::{Entry, Freshness};
 use super::policy::{self, Bypass};
 use super::{key, read_file, CacheCounters, CacheStatus, ResponseCache};
-use crate::metrics::CoreMetrics;
+use crate::metrics_registry::CoreMetrics;
 use crate::middleware::compression::{negotiate, CompressionConfig};
 use crate::middleware::{RequestCtx, RouteKind};
 use crate::php_handler::{PhpHandler, PhpOrigin, PhpOutcome, PhpSite};

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::metrics::{CoreMetrics, Counter};
+use crate::metrics_registry::{CoreMetrics, Counter};
 
 use super::ResponseCache;
 

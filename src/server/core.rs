@@ -16,14 +16,14 @@ use uring_http::ConnInfo;
 use uring_http::{serve_conn, serve_tls, ConnConfig, Shutdown};
 
 use super::runtime;
-use super::stop_signal::StopSignal;
 use crate::config::{Config, Executor};
-use crate::metrics::ConnProto;
+use crate::metrics_registry::ConnProto;
 use crate::php::completion::Completions;
 use crate::php::WorkerPool;
 use crate::php_handler::{PhpHandler, PhpSettings};
 use crate::service::{self, AppService};
 use crate::sites::core_sites::CoreSites;
+use crate::stop_signal::StopSignal;
 
 /// What every core shares (read-only).
 pub struct Shared {
@@ -143,9 +143,9 @@ pub fn run(
                 if let Some((worker_pool, route)) = &shared.worker {
                     php = php.with_worker(worker_pool.clone(), route.clone(), index);
                 }
-                service::Executor::Php(Rc::new(php))
+                service::ScriptBackend::Php(Rc::new(php))
             }
-            _ => service::Executor::Stub,
+            _ => service::ScriptBackend::Stub,
         };
         let chain = shared.ops.chain_for_core(index);
         let redirect_plain = shared.redirect_to_https.map(|https_port| HttpsRedirect { https_port });

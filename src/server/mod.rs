@@ -6,7 +6,6 @@ mod listener;
 mod runtime;
 pub mod sd_notify;
 mod signals;
-mod stop_signal;
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -21,9 +20,8 @@ use crate::php::{Engine, RestartCause, WorkerPool, WorkerScriptConfig};
 use crate::php_handler::PhpSettings;
 use crate::sites::live::{LiveSites, SitesState};
 use crate::sites::SitesSpec;
+use crate::stop_signal::StopSignal;
 use crate::worker_match::WorkerRoute;
-
-pub use stop_signal::StopSignal;
 
 /// Runs until SIGTERM/SIGINT; returns an error line for a failed start. `sites`: what
 /// the configuration file (or the environment) describes.

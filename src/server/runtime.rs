@@ -34,7 +34,7 @@ const ENTRIES: u32 = 1024;
 
 /// Ring setups, best first: SINGLE_ISSUER + DEFER_TASKRUN (kernel ≥ 6.1), then
 /// COOP_TASKRUN (≥ 5.19), then the default. Measured: the default ring costs ~1.5× the
-/// CPU per request of the tuned ones (DESIGN.md).
+/// CPU per request of the tuned ones (docs/performance.md).
 fn uring_attempts() -> Vec<(&'static str, io_uring::Builder)> {
     let mut defer = io_uring::IoUring::builder();
     defer.setup_single_issuer().setup_defer_taskrun();

@@ -1,5 +1,5 @@
 //! Signals are taken synchronously with signalfd on a thread of the server's own, after
-//! being blocked everywhere else before any thread started (see DESIGN.md on Zend
+//! being blocked everywhere else before any thread started (see docs/php.md on Zend
 //! Signals: PHP must never install or steal handlers for these).
 
 use std::sync::Arc;
@@ -10,9 +10,9 @@ use nix::sys::signalfd::SignalFd;
 
 use uring_http::tls::TlsAcceptor;
 
-use super::stop_signal::StopSignal;
 use crate::config::Config;
 use crate::sites::live::LiveSites;
+use crate::stop_signal::StopSignal;
 
 pub struct Blocked(SigSet);
 

@@ -20,6 +20,7 @@
 
 mod body;
 mod php;
+mod responses;
 mod service;
 mod static_file;
 

@@ -22,7 +22,7 @@ use uring_php::php::{
 use uring_php::router::PhpTarget;
 
 use super::body::{FileBody, OutBody, PhpStream};
-use super::service::text;
+use super::responses::text;
 
 thread_local! {
     /// The queue lane of the tokio worker this runs on (its CPU's index in CPU_AFFINITY).

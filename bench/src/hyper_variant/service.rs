@@ -15,6 +15,7 @@ use uring_php::php::WorkerPool;
 use uring_php::router::{Route, Router};
 
 use super::body::OutBody;
+use super::responses::text;
 use super::{php, static_file};
 
 pub const ALLOWED_METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, QUERY";
@@ -150,14 +151,4 @@ fn allowed(m: &Method) -> bool {
         m.as_str(),
         "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | "QUERY"
     )
-}
-
-pub(super) fn text(status: StatusCode, body: &'static str) -> Response<OutBody> {
-    let mut r = Response::new(OutBody::full(Bytes::from_static(body.as_bytes())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
 }

@@ -1,4 +1,6 @@
-//! Metrics for `/metrics` (Prometheus text format, version 0.0.4).
+//! The metrics registry behind `/metrics` (Prometheus text format, version 0.0.4): the
+//! per-core counters, and their rendering with the rest of the server's figures. The
+//! middleware that counts requests into them is `crate::middleware::metrics`.
 //!
 //! Each core owns a [`CoreMetrics`]: plain `AtomicU64`s that only that core writes
 //! (a relaxed load and store, no locked instruction, no shared cache line), which the
