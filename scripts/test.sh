@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what the tests need (the ZTS PHP builds, nginx + php-fpm as
 # the reference, curl, h2load, the real applications of tests/apps/ and MariaDB, ...),
-# checks formatting and lints, then runs the whole workspace's tests on PHP 8.4, the
+# checks formatting, lints and that no module imports one that imports it back, then
+# runs the whole workspace's tests on PHP 8.4, the
 # default build, and the tests that exercise PHP itself (engine, differential, runtime,
 # OPcache restarts, php.ini parity, output) on PHP 8.2 too, in a target dir of its own
 # (target/php8.2): cargo's build of the crate depends on PHP_CONFIG, so two versions
@@ -51,6 +52,8 @@ for v in "${VERSIONS[@]}"; do CONFIG[$v]=$(php_config "$v"); done
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
+# No module imports one that imports it back (src/, http/, bench/; docs/architecture.md).
+python3 scripts/check-import-cycles.py
 PHP_CONFIG=${CONFIG[${VERSIONS[0]}]} CARGO_TARGET_DIR=$(target_for "${VERSIONS[0]}") \
   cargo clippy --workspace --all-targets --locked -- -D warnings
 

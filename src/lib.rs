@@ -1,7 +1,9 @@
 //! uring_php: a thread-per-core io_uring web server that runs PHP in-process.
 
 pub mod acme;
+pub mod compression;
 pub mod config;
+pub mod counter;
 pub mod cpu_set;
 pub mod internal_server;
 pub mod logging;

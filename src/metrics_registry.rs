@@ -17,28 +17,7 @@ use uring_http::Method;
 
 use crate::php::WorkerPool;
 
-/// A counter with a single writer (its core): increments are a load and a store.
-#[derive(Default)]
-pub struct Counter(AtomicU64);
-
-impl Counter {
-    #[inline]
-    pub fn inc(&self) {
-        self.add(1);
-    }
-
-    #[inline]
-    pub fn add(&self, n: u64) {
-        self.0.store(
-            self.0.load(Ordering::Relaxed).wrapping_add(n),
-            Ordering::Relaxed,
-        );
-    }
-
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+pub use crate::counter::Counter;
 
 /// Upper bounds of the duration histograms' buckets, in seconds.
 pub const BUCKETS: [f64; 14] = [
@@ -529,7 +508,8 @@ impl Metrics {
             )?;
         }
         if let Some(cache) = &self.response_cache {
-            crate::response_cache::stats::render(o, &self.cores, cache)?;
+            let counters: Vec<_> = self.cores.iter().map(|c| &c.response_cache).collect();
+            crate::response_cache::stats::render(o, &counters, cache)?;
         }
         crate::process_metrics::render(o)
     }

@@ -42,6 +42,47 @@ pub struct PhpSite {
     pub extras: Arc<SiteExtras>,
 }
 
+impl PhpSite {
+    /// The one reshaping of a request for PHP (both front ends, uring_php's and the
+    /// hyper variant's, use it): the request's own parts, the script the router chose,
+    /// and this site's values.
+    pub fn script_request(
+        &self,
+        req: Request,
+        target: PhpTarget,
+        id: u64,
+        trace: Option<TraceIds>,
+        driver: &'static str,
+    ) -> ScriptRequest {
+        let uri = match &req.query {
+            Some(q) => format!("{}?{}", req.path, q),
+            None => req.path,
+        };
+        ScriptRequest {
+            id,
+            method: req.method,
+            uri,
+            query: req.query.unwrap_or_default(),
+            script_filename: target.script_filename,
+            script_name: target.script_name,
+            path_info: target.path_info,
+            document_root: Arc::clone(&self.document_root),
+            version: req.version,
+            headers: req.headers,
+            host: req.host,
+            body: req.body,
+            remote_addr: req.remote_addr,
+            local_addr: req.local_addr,
+            tls: req.tls,
+            server_name: self.server_name.clone(),
+            trace,
+            received_at: SystemTime::now(),
+            driver,
+            site: Arc::clone(&self.extras),
+        }
+    }
+}
+
 /// Settings every core's handler shares.
 pub struct PhpSettings {
     pub request_timeout: Option<Duration>,
@@ -187,32 +228,7 @@ impl PhpHandler {
             self.settings.request_timeout,
             queued_at,
         ));
-        let uri = match &req.query {
-            Some(q) => format!("{}?{}", req.path, q),
-            None => req.path.clone(),
-        };
-        let request = ScriptRequest {
-            id,
-            method: req.method,
-            uri,
-            query: req.query.unwrap_or_default(),
-            script_filename: target.script_filename,
-            script_name: target.script_name,
-            path_info: target.path_info,
-            document_root: Arc::clone(&site.document_root),
-            version: req.version,
-            headers: req.headers,
-            host: req.host,
-            body: req.body,
-            remote_addr: req.remote_addr,
-            local_addr: req.local_addr,
-            tls: req.tls,
-            server_name: site.server_name.clone(),
-            trace,
-            received_at: SystemTime::now(),
-            driver: self.driver,
-            site: Arc::clone(&site.extras),
-        };
+        let request = site.script_request(req, target, id, trace, self.driver);
         let reply = Reply::new(
             Arc::clone(&self.sink),
             receiver.token(),

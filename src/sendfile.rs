@@ -27,7 +27,7 @@ use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use uring_http::{Body, Headers, Method, Request, Response};
 
-use crate::middleware::compression::{mark_encoded, negotiate, Encoding, PREFERENCE};
+use crate::compression::{mark_encoded, negotiate, Encoding, PREFERENCE};
 use crate::static_files::{FileRequest, StaticFiles, FILE_REQUEST_HEADERS};
 use uring_http::path::percent_decode;
 

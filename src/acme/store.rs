@@ -85,16 +85,6 @@ pub fn ensure(files: &CertFiles, domains: &[String]) -> Result<(), String> {
     write_atomic(&placeholder_marker(files), b"", false).map_err(io)
 }
 
-/// [`ensure`] for every site with automatic HTTPS.
-pub fn ensure_all(sites: &crate::sites::SitesSpec) -> Result<(), String> {
-    for s in sites.sites.iter().filter(|s| !s.acme.is_empty()) {
-        if let Some(files) = &s.tls {
-            ensure(files, &s.acme).map_err(|e| format!("site {:?}: {e}", s.name))?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -386,7 +386,7 @@ pub struct Config {
     pub response_cache_ttl: Duration,
 
     /// Cookie names whose presence sends a request to PHP, uncached: prefixes, or suffixes when written *suffix; comma-separated (empty = none).
-    #[arg(long, env = "RESPONSE_CACHE_BYPASS_COOKIES", default_value = crate::response_cache::DEFAULT_BYPASS_COOKIES, value_parser = parse_cookie_list)]
+    #[arg(long, env = "RESPONSE_CACHE_BYPASS_COOKIES", default_value = DEFAULT_BYPASS_COOKIES, value_parser = parse_cookie_list)]
     pub response_cache_bypass_cookies: CookieList,
 
     /// Response statuses that may be cached, comma-separated.

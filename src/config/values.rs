@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use crate::cpu_set;
 
+/// The documented default of RESPONSE_CACHE_BYPASS_COOKIES: PHP sessions and the login,
+/// comment and cart cookies of the usual CMSs (WordPress, WooCommerce, MediaWiki,
+/// Drupal, Joomla, Laravel, Symfony).
+pub const DEFAULT_BYPASS_COOKIES: &str = "PHPSESSID,wordpress_logged_in_,wordpress_sec_,wp-postpass_,comment_author_,woocommerce_items_in_cart,woocommerce_cart_hash,wp_woocommerce_session_,*_session,*Session,*UserID,*Token,SESS,SSESS,joomla_user_state,MOCKSESSID";
+
 /// RESPONSE_CACHE_BYPASS_COOKIES, parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CookieList(pub Vec<String>);

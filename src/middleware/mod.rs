@@ -280,7 +280,7 @@ pub struct Operations {
     pub response_cache: Option<Arc<crate::response_cache::ResponseCache>>,
     /// How the response cache compresses what it serves: the server-wide COMPRESSION
     /// (the store is shared by every site).
-    cache_compression: Option<compression::CompressionConfig>,
+    cache_compression: Option<crate::compression::CompressionConfig>,
 }
 
 impl Operations {
@@ -333,7 +333,7 @@ impl Operations {
             response_cache,
             cache_compression: cfg
                 .compression
-                .then(|| compression::CompressionConfig::from_config(cfg)),
+                .then(|| crate::compression::CompressionConfig::from_config(cfg)),
         })
     }
 
@@ -414,7 +414,7 @@ pub struct SiteMiddleware {
     /// buckets) across a reload that does not change them.
     rate_settings: (u32, u32, usize),
     error_pages: Option<Arc<error_pages::ErrorPages>>,
-    compression: Option<compression::CompressionConfig>,
+    compression: Option<crate::compression::CompressionConfig>,
     static_cache_ttl: Option<Duration>,
 }
 
@@ -454,7 +454,7 @@ impl SiteMiddleware {
             error_pages,
             compression: site
                 .compression
-                .then(|| compression::CompressionConfig::from_config(cfg)),
+                .then(|| crate::compression::CompressionConfig::from_config(cfg)),
             static_cache_ttl: site.static_cache_ttl,
         })
     }

@@ -10,26 +10,10 @@
 
 use std::ffi::CStr;
 use std::os::raw::{c_char, c_int, c_void};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::context::PhpRequestState;
 use super::ffi::{self, uring_header, uring_var};
-
-/// Runs a callback's body; a panic becomes `fallback` and an error log line.
-pub(crate) fn guarded<T>(callback: &'static str, fallback: T, body: impl FnOnce() -> T) -> T {
-    match catch_unwind(AssertUnwindSafe(body)) {
-        Ok(v) => v,
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            tracing::error!(callback, panic = %what, "panic in a PHP callback; answering PHP safely");
-            fallback
-        }
-    }
-}
+use super::guard::guarded;
 
 /// # Safety
 /// `ctx` must be a context pointer Rust handed to C (`Prepared::ctx_ptr`), used on the

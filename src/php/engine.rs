@@ -24,7 +24,7 @@ impl Engine {
                 "the PHP engine is already started in this process",
             ));
         }
-        install_interrupt_signal()?;
+        super::interrupt::install()?;
         let defaults = cstring(IniConfig::defaults_text())?;
         let overrides = cstring(ini.overrides_text())?;
         let path = match &ini.file {
@@ -88,29 +88,4 @@ impl Drop for Engine {
 
 fn cstring(s: String) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::other("NUL byte in a php.ini setting"))
-}
-
-/// The signal a request's watchdog sends a PHP thread to interrupt a blocking syscall
-/// (sleep(), a socket read) so PHP notices its timeout flag at once.
-pub(crate) fn interrupt_signal() -> libc::c_int {
-    libc::SIGRTMIN() + 2
-}
-
-extern "C" fn on_interrupt_signal(_: libc::c_int) {}
-
-/// A no-op handler without SA_RESTART: its only job is to make the interrupted
-/// syscall return EINTR.
-fn install_interrupt_signal() -> io::Result<()> {
-    // SAFETY: sigaction with a zeroed struct, an async-signal-safe no-op handler and an
-    // empty mask is well-defined; it replaces the default action (terminate).
-    unsafe {
-        let mut act: libc::sigaction = std::mem::zeroed();
-        act.sa_sigaction = on_interrupt_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        libc::sigemptyset(&mut act.sa_mask);
-        act.sa_flags = 0;
-        if libc::sigaction(interrupt_signal(), &act, std::ptr::null_mut()) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }

@@ -336,7 +336,7 @@ fn force_if_overdue(g: &Gate, me: Option<&Arc<ThreadSlot>>) {
             // blocking syscall, as the watchdog's does.
             unsafe {
                 ffi::uring_thread_timeout(slot.interrupt_flags as *mut libc::c_void);
-                libc::pthread_kill(slot.thread, super::engine::interrupt_signal());
+                libc::pthread_kill(slot.thread, super::interrupt::interrupt_signal());
             }
             stopped += 1;
         }
@@ -358,7 +358,7 @@ const EVENT_ACTIVATED: i32 = 3;
 /// thread that caused the event: it must not block, and it must not unwind into C.
 #[no_mangle]
 pub extern "C" fn uring_rs_opcache_event(event: i32, detail: i32) {
-    super::callbacks::guarded("opcache_event", (), || opcache_event(event, detail))
+    super::guard::guarded("opcache_event", (), || opcache_event(event, detail))
 }
 
 fn opcache_event(event: i32, detail: i32) {
@@ -422,7 +422,7 @@ fn opcache_event(event: i32, detail: i32) {
 #[no_mangle]
 pub extern "C" fn uring_rs_opcache_quiescent() -> bool {
     // A panic answers "not now": the restart waits for the next request startup.
-    super::callbacks::guarded("opcache_quiescent", false, quiescent)
+    super::guard::guarded("opcache_quiescent", false, quiescent)
 }
 
 fn quiescent() -> bool {

@@ -165,7 +165,7 @@ impl RequestControl {
             // blocking syscall on that thread return EINTR.
             unsafe {
                 ffi::uring_thread_timeout(r.interrupt_flags as *mut libc::c_void);
-                libc::pthread_kill(r.thread, super::engine::interrupt_signal());
+                libc::pthread_kill(r.thread, super::interrupt::interrupt_signal());
             }
         }
     }

@@ -130,7 +130,7 @@ pub fn expire_all() -> usize {
 
 #[no_mangle]
 pub extern "C" fn uring_rs_timer_set(seconds: i64) {
-    super::callbacks::guarded("timer_set", (), || timer_set(seconds))
+    super::guard::guarded("timer_set", (), || timer_set(seconds))
 }
 
 fn timer_set(seconds: i64) {
@@ -178,7 +178,7 @@ fn run() {
                     // takes this lock, before the request ends).
                     unsafe {
                         ffi::uring_thread_timeout(slot.interrupt_flags as *mut libc::c_void);
-                        libc::pthread_kill(slot.thread, super::engine::interrupt_signal());
+                        libc::pthread_kill(slot.thread, super::interrupt::interrupt_signal());
                     }
                 }
                 Some(_) => any_armed = true,

@@ -30,7 +30,7 @@ impl Drop for Respawn<'_> {
         if std::thread::panicking() {
             watchdog::unregister_thread();
             opcache_restart::unregister_thread();
-            // Callbacks never unwind through PHP (callbacks::guarded), so a panic that gets
+            // Callbacks never unwind through PHP (guard::guarded), so a panic that gets
             // here came from the server's own code outside a PHP request: this thread's
             // PHP context is idle and can be freed.
             // SAFETY: this thread started its PHP context in `run` and runs no request.

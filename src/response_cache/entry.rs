@@ -8,7 +8,7 @@ use bytes::Bytes;
 use uring_http::{Body, Headers, Response};
 
 use super::policy::{vary_value, Lifetime};
-use crate::middleware::compression::{self, CompressionConfig, Encoding};
+use crate::compression::{self, CompressionConfig, Encoding};
 
 /// The request header values a variant was made for: (lowercase name, value or absent).
 pub type VaryValues = Vec<(Box<str>, Option<Box<[u8]>>)>;

@@ -35,11 +35,6 @@ use entry::{Entry, Variants};
 use index::LabelIndex;
 use policy::{CacheControl, CookiePattern, NotStored};
 
-/// The documented default of RESPONSE_CACHE_BYPASS_COOKIES: PHP sessions and the login,
-/// comment and cart cookies of the usual CMSs (WordPress, WooCommerce, MediaWiki,
-/// Drupal, Joomla, Laravel, Symfony).
-pub const DEFAULT_BYPASS_COOKIES: &str = "PHPSESSID,wordpress_logged_in_,wordpress_sec_,wp-postpass_,comment_author_,woocommerce_items_in_cart,woocommerce_cart_hash,wp_woocommerce_session_,*_session,*Session,*UserID,*Token,SESS,SSESS,joomla_user_state,MOCKSESSID";
-
 /// Response headers never stored: tags are the cache's own, the rest describes one
 /// answer (a hit gets its own Age, X-Cache and Date).
 const NOT_STORED_HEADERS: [&str; 6] = [

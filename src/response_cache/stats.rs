@@ -1,9 +1,8 @@
 //! What the cache did: per request (X-Cache, the access log) and in sum (/metrics).
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
-use crate::metrics_registry::{CoreMetrics, Counter};
+use crate::counter::Counter;
 
 use super::ResponseCache;
 
@@ -67,14 +66,8 @@ impl CacheCounters {
 }
 
 /// The cache's part of /metrics.
-pub fn render(
-    o: &mut String,
-    cores: &[Arc<CoreMetrics>],
-    cache: &ResponseCache,
-) -> std::fmt::Result {
-    let sum = |f: &dyn Fn(&CacheCounters) -> u64| -> u64 {
-        cores.iter().map(|c| f(&c.response_cache)).sum()
-    };
+pub fn render(o: &mut String, cores: &[&CacheCounters], cache: &ResponseCache) -> std::fmt::Result {
+    let sum = |f: &dyn Fn(&CacheCounters) -> u64| -> u64 { cores.iter().map(|c| f(c)).sum() };
     let header = |o: &mut String, name: &str, kind: &str, help: &str| -> std::fmt::Result {
         writeln!(o, "# HELP {name} {help}")?;
         writeln!(o, "# TYPE {name} {kind}")

@@ -42,7 +42,9 @@ pub fn run(cfg: Config, sites: SitesSpec) -> Result<(), String> {
     // only fails if the files changed in between.
     // Sites with automatic HTTPS start with their stored certificate, else a
     // placeholder, so the TLS listener can start before the first order succeeds.
-    crate::acme::store::ensure_all(&sites).map_err(|e| format!("ACME: {e}"))?;
+    sites
+        .ensure_acme_certificates()
+        .map_err(|e| format!("ACME: {e}"))?;
     let tls = match sites.tls_spec(&cfg) {
         Some(spec) if cfg.config.is_none() => Some(Arc::new(
             TlsAcceptor::with_spec(spec).map_err(|e| cfg.tls_error_line(&e))?,

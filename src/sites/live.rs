@@ -169,7 +169,10 @@ impl LiveSites {
             return Err("no configuration file to reload".into());
         };
         let loaded = load(r.args.clone()).map_err(|e| e.to_string())?;
-        crate::acme::store::ensure_all(&loaded.sites).map_err(|e| format!("ACME: {e}"))?;
+        loaded
+            .sites
+            .ensure_acme_certificates()
+            .map_err(|e| format!("ACME: {e}"))?;
         let restart = restart_only_changes(&r.cfg, &loaded.cfg);
         let (_, before) = self.current();
         // Server-wide parts of site middleware (compression levels, the rate limiter's

@@ -124,6 +124,18 @@ pub struct SitesSpec {
 }
 
 impl SitesSpec {
+    /// Every site with automatic HTTPS has a certificate to start with: its stored one,
+    /// else a placeholder until the first order succeeds.
+    pub fn ensure_acme_certificates(&self) -> Result<(), String> {
+        for s in self.sites.iter().filter(|s| !s.acme.is_empty()) {
+            if let Some(files) = &s.tls {
+                crate::acme::store::ensure(files, &s.acme)
+                    .map_err(|e| format!("site {:?}: {e}", s.name))?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn from_env(cfg: &Config) -> SitesSpec {
         SitesSpec {
             sites: vec![SiteSpec::from_env(cfg)],

@@ -6,7 +6,7 @@
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -14,11 +14,12 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderName, HeaderValue, HOST, RETRY_AFTER};
 use hyper::{Request, Response, StatusCode, Version as HyperVersion};
 use tokio::sync::{mpsc, oneshot};
-use uring_http::{Headers, Method, RequestBody, Version};
+use uring_http::{ConnInfo, Headers, Interim, Method, RequestBody, RequestHead, Version};
 use uring_php::php::{
-    Job, Reply, ReplyEvent, ReplySink, RequestControl, ResponseHead, ScriptBody, ScriptRequest,
-    ScriptResponse, WorkerPool,
+    Job, Reply, ReplyEvent, ReplySink, RequestControl, ResponseHead, ScriptBody, ScriptResponse,
+    WorkerPool,
 };
+use uring_php::php_handler::PhpSite;
 use uring_php::router::PhpTarget;
 
 use super::body::{FileBody, OutBody, PhpStream};
@@ -37,8 +38,8 @@ pub fn set_lane(lane: usize) {
 const DRIVER: &str = "tokio";
 
 pub struct Settings {
-    pub document_root: Arc<str>,
-    pub server_name: Option<Arc<str>>,
+    /// DOCUMENT_ROOT and SERVER_NAME (no per-site values: the variant has one site).
+    pub site: PhpSite,
     pub request_timeout: Option<Duration>,
     pub stream_timeout: Option<Duration>,
     pub stream_buffer: usize,
@@ -109,10 +110,6 @@ pub async fn handle(
 
     let queued_at = Instant::now();
     let control = Arc::new(RequestControl::new(settings.request_timeout, queued_at));
-    let uri = parts.uri.path_and_query().map_or_else(
-        || parts.uri.path().to_string(),
-        |pq| pq.as_str().to_string(),
-    );
     let host = match parts.uri.authority() {
         Some(a) => Some(a.as_str().to_string()),
         None => parts
@@ -121,32 +118,31 @@ pub async fn handle(
             .and_then(|h| h.to_str().ok())
             .map(str::to_string),
     };
-    let request = ScriptRequest {
-        id: uring_php::request_id::next(),
+    // The same request shape uring_php's front end builds, then the same reshaping.
+    let version = match parts.version {
+        HyperVersion::HTTP_10 => Version::Http10,
+        HyperVersion::HTTP_2 => Version::Http2,
+        _ => Version::Http11,
+    };
+    let head = RequestHead {
         method: Method::from_token(parts.method.as_str()),
-        query: parts.uri.query().unwrap_or("").to_string(),
-        uri,
-        script_filename: target.script_filename,
-        script_name: target.script_name,
-        path_info: target.path_info,
-        document_root: Arc::clone(&settings.document_root),
-        version: match parts.version {
-            HyperVersion::HTTP_10 => Version::Http10,
-            HyperVersion::HTTP_2 => Version::Http2,
-            _ => Version::Http11,
-        },
+        target: parts.uri.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
         headers: headers_in(parts.headers),
         host,
-        body,
+    };
+    let conn = ConnInfo {
         remote_addr: remote,
         local_addr: local,
         tls: false,
-        server_name: settings.server_name.clone(),
-        trace: None,
-        received_at: SystemTime::now(),
-        driver: DRIVER,
-        site: Default::default(),
+        fd: None,
     };
+    let req = uring_http::Request::new(head, version, body, &conn, Interim::default());
+    let request =
+        settings
+            .site
+            .script_request(req, target, uring_php::request_id::next(), None, DRIVER);
 
     let (tx, rx) = oneshot::channel();
     let sink: Arc<dyn ReplySink> = Arc::new(TokioSink(Mutex::new(SinkState::First(tx))));

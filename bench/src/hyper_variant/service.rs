@@ -12,6 +12,7 @@ use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, LOCATION, SERVER};
 use hyper::{Method, Request, Response, StatusCode};
 use uring_php::config::{Config, Executor};
 use uring_php::php::WorkerPool;
+use uring_php::php_handler::PhpSite;
 use uring_php::router::{Route, Router};
 
 use super::body::OutBody;
@@ -42,8 +43,11 @@ impl App {
     pub fn new(cfg: &Config, pool: Option<WorkerPool>) -> std::io::Result<App> {
         let router = Router::new(&cfg.document_root, cfg.index_file.clone())?;
         let settings = php::Settings {
-            document_root: Arc::from(router.root().to_string_lossy().as_ref()),
-            server_name: cfg.server_name.as_deref().map(Arc::from),
+            site: PhpSite {
+                document_root: Arc::from(router.root().to_string_lossy().as_ref()),
+                server_name: cfg.server_name.as_deref().map(Arc::from),
+                extras: Default::default(),
+            },
             request_timeout: cfg.request_timeout(),
             stream_timeout: cfg.sse_timeout(),
             stream_buffer: cfg.exec_limits().stream_buffer,

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::mode::Mode;
 use super::scenarios::{self, Peer, Scenario, SCENARIOS};
-use super::stats::Mode;
 
 pub const USAGE: &str = "\
 usage: bench [--quick] [--scenarios a,b] [--peers a,b] [--conns 16,64,256] [--modes shared,separate]

@@ -8,6 +8,7 @@ mod apps;
 pub mod args;
 pub mod h2load;
 mod machine;
+mod mode;
 mod plot;
 pub mod probe;
 pub mod procfs;
@@ -25,9 +26,10 @@ use std::time::{Duration, Instant};
 
 use apps::{App, Apps, Site};
 pub use args::Options;
+pub use mode::Mode;
 use scenarios::{Peer, Scenario};
 use servers::{Context, Placement, Server};
-pub use stats::{Mode, Sample};
+pub use stats::{Sample, ScalingRow};
 
 /// Between two measured runs: lets the last run's connections close.
 const PAUSE: Duration = Duration::from_millis(100);
@@ -96,16 +98,6 @@ pub struct Skipped {
     pub scenario: &'static str,
     pub peer: Peer,
     pub reason: String,
-}
-
-/// The scaling run: one row per CPU count.
-#[derive(Clone, Debug)]
-pub struct ScalingRow {
-    pub cores: usize,
-    pub server_cpus: String,
-    pub client_cpus: String,
-    pub connections: usize,
-    pub samples: Vec<Sample>,
 }
 
 /// Everything a run produced, for the report.

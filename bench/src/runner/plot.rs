@@ -6,8 +6,9 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::args::Options;
+use super::mode::Mode;
 use super::scenarios::{Peer, Scenario, SCENARIOS};
-use super::stats::{self, Mode};
+use super::stats;
 use super::Outcome;
 
 /// Fonts plotters' ab_glyph text renderer can use, in order of preference

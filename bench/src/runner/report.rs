@@ -4,9 +4,10 @@ use std::fmt::Write as _;
 
 use super::args::Options;
 use super::machine::Machine;
+use super::mode::Mode;
 use super::plot::PlotFile;
 use super::scenarios::{Peer, SCENARIOS};
-use super::stats::{self, fmt_us, Mode, Point};
+use super::stats::{self, fmt_us, Point};
 use super::{cpu_list, Outcome};
 
 /// One checked point of a target.

@@ -1,8 +1,8 @@
 //! The peers and the scenarios, and how to tell a correct answer.
 
 use super::apps::App;
+use super::mode::Mode;
 use super::probe::Answer;
-use super::stats::Mode;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Peer {

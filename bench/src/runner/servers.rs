@@ -13,7 +13,8 @@ use nix::unistd::Pid;
 
 use super::apps::Site;
 use super::scenarios::Peer;
-use super::{cpu_list, probe, procfs};
+use super::{probe, procfs};
+use uring_php::cpu_set::format as cpu_list;
 
 pub const NGINX_BIN: &str = "/usr/sbin/nginx";
 pub const PHP_FPM_BIN: &str = "/usr/sbin/php-fpm8.2";
@@ -265,7 +266,7 @@ fn spawn_rust(
         });
     }
     let cpus = if place.server_cpus.is_empty() {
-        super::allowed_cpus()
+        uring_php::cpu_set::allowed()
     } else {
         place.server_cpus.clone()
     };

@@ -1,41 +1,7 @@
 //! Samples (one wrk run each) and what the report makes of them.
 
-use std::fmt;
-
+use super::mode::Mode;
 use super::scenarios::Peer;
-use super::ScalingRow;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Mode {
-    /// Servers on every CPU, wrk unpinned beside them.
-    Shared,
-    /// Servers on the first half of the CPUs, wrk pinned to the rest.
-    Separate,
-    /// The CPU_AFFINITY scaling run.
-    Scaling,
-}
-
-impl Mode {
-    pub fn key(self) -> &'static str {
-        match self {
-            Mode::Shared => "shared",
-            Mode::Separate => "separate",
-            Mode::Scaling => "scaling",
-        }
-    }
-
-    pub fn from_key(s: &str) -> Option<Mode> {
-        [Mode::Shared, Mode::Separate]
-            .into_iter()
-            .find(|m| m.key() == s)
-    }
-}
-
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.key())
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct Sample {
@@ -206,6 +172,16 @@ pub fn csv(samples: &[Sample], scaling: &[ScalingRow]) -> String {
         ));
     }
     out
+}
+
+/// The scaling run: one row per CPU count.
+#[derive(Clone, Debug)]
+pub struct ScalingRow {
+    pub cores: usize,
+    pub server_cpus: String,
+    pub client_cpus: String,
+    pub connections: usize,
+    pub samples: Vec<Sample>,
 }
 
 #[cfg(test)]
