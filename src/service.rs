@@ -260,14 +260,9 @@ impl AppService {
             // Only X-Accel-Redirect reaches an internal location (nginx's `internal`).
             return Response::text(404, "Not Found\n");
         }
-        let route = match site.router.route(&req.path, req.query.as_deref()) {
-            // Known but not in this core's memory cache: open it for real.
-            Route::StaticKnown { meta, rel } if !site.static_files.is_cached(&rel, &meta) => {
-                site.router.route_uncached(&req.path, req.query.as_deref())
-            }
-            other => other,
-        };
-        match route {
+        // Asked once: a static file the router only knew is opened (or found in memory)
+        // by the static files themselves.
+        match site.router.route(&req.path, req.query.as_deref()) {
             Route::Static { file, meta, rel } => {
                 self.serve_static(site, &req, Some(file), meta, rel, ctx)
                     .await

@@ -644,6 +644,19 @@ fn precompressed_static_files_are_served_when_accepted() {
     assert_eq!(decode("zstd", &r.body), text(4096));
     let r = get(&addr, "/pre.txt", &[]);
     assert_eq!(r.body, text(4096));
+    assert_eq!(r.header("Vary"), Some("Accept-Encoding"));
+    // Once the original was served in full (and may sit in a core's memory), the variant
+    // still wins for a client that takes it, with a weak ETag (not the original's bytes).
+    let r = get(&addr, "/pre.txt", &[("Accept-Encoding", "br")]);
+    assert_eq!(r.header("Content-Encoding"), Some("br"));
+    assert_eq!(decode("br", &r.body), b"the brotli variant\n");
+    assert_eq!(r.header("Vary"), Some("Accept-Encoding"));
+    assert!(
+        r.header("ETag").is_some_and(|t| t.starts_with("W/")),
+        "{:?}",
+        r.header("ETag")
+    );
+    assert_eq!(r.header("Accept-Ranges"), None);
     // The variants are files under the root like any other; never a way out of it.
     let r = get(&addr, "/pre.txt.br", &[]);
     assert_eq!(r.status, 200);
@@ -982,17 +995,24 @@ fn graceful_shutdown_finishes_50_in_flight_requests() {
         .start();
     let addr = s.addr();
     let internal = s.internal_addr();
+    // Each request stays in PHP until the test releases them all (a fixed sleep let the
+    // first finish before the last started on a loaded machine).
+    std::fs::write(
+        dir.path().join("held.php"),
+        "<?php $f = $_GET['until']; while (!file_exists($f)) { usleep(5000); } echo 'slept';",
+    )
+    .unwrap();
+    let release = dir.path().join("release");
     let clients: Vec<_> = (0..50)
         .map(|_| {
             let addr = addr.clone();
+            let path = format!("/held.php?until={}", release.display());
             std::thread::spawn(move || {
                 let mut c = ResponseReader::connect(&addr);
                 c.send(&build_request(
                     &addr,
                     "GET",
-                    // Long enough that all 50 are in PHP at once even when the clients'
-                    // threads start slowly on a loaded machine (1 s was not, under CI load).
-                    "/sleep.php?ms=3000",
+                    &path,
                     &[("Connection", "keep-alive")],
                     b"",
                 ));
@@ -1014,6 +1034,7 @@ fn graceful_shutdown_finishes_50_in_flight_requests() {
         "new connections refused",
         || matches!(TcpStream::connect(&addr), Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused),
     );
+    std::fs::write(&release, b"").unwrap();
     for c in clients {
         let r = c.join().unwrap();
         assert_eq!((r.status, r.body_str()), (200, "slept".to_string()));

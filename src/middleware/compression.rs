@@ -1,95 +1,22 @@
-//! The compression middleware (`COMPRESSION=1`): picks the coding for each response
-//! and answers static files with their precompressed variants; what is compressed and
-//! how is src/compression/.
-
-use std::cell::RefCell;
-use std::collections::HashMap;
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::rc::Rc;
-use std::time::{Duration, Instant};
+//! The compression middleware (`COMPRESSION=1`): compresses each eligible response on
+//! the fly in the coding the client ranks first; what is compressed and how is
+//! src/compression/, and a static file's precompressed variant is chosen by
+//! src/static_files/ before the response gets here (it then has a Content-Encoding and
+//! is left alone).
 
 use bytes::Bytes;
 use uring_http::{Body, Request, Response};
 
 use super::{Middleware, RequestCtx, RouteKind};
 use crate::compression::*;
-use crate::router::Router;
-
-/// How long a static file's precompressed variants are remembered.
-const VARIANTS_TTL: Duration = Duration::from_secs(1);
-const VARIANTS_MAX: usize = 4096;
 
 pub struct Compression {
     cfg: CompressionConfig,
-    router: Rc<Router>,
-    /// Static path -> (bit mask of the precompressed variants that exist, when looked up).
-    variants: RefCell<HashMap<PathBuf, (u8, Instant)>>,
 }
 
 impl Compression {
-    pub fn new(cfg: CompressionConfig, router: Rc<Router>) -> Compression {
-        Compression {
-            cfg,
-            router,
-            variants: RefCell::new(HashMap::new()),
-        }
-    }
-
-    fn variant_path(rel: &Path, enc: Encoding) -> PathBuf {
-        let mut s = OsString::from(rel.as_os_str());
-        s.push(enc.file_suffix());
-        PathBuf::from(s)
-    }
-
-    /// Which of `rel`'s precompressed variants exist (per-core cache, 1 s).
-    fn variants_of(&self, rel: &Path) -> u8 {
-        if let Some((mask, at)) = self.variants.borrow().get(rel) {
-            if at.elapsed() < VARIANTS_TTL {
-                return *mask;
-            }
-        }
-        let mut mask = 0;
-        for enc in PREFERENCE {
-            if self
-                .router
-                .open_file(&Self::variant_path(rel, enc))
-                .is_some()
-            {
-                mask |= 1 << enc.index();
-            }
-        }
-        let mut cache = self.variants.borrow_mut();
-        if cache.len() >= VARIANTS_MAX {
-            cache.clear();
-        }
-        cache.insert(rel.to_path_buf(), (mask, Instant::now()));
-        mask
-    }
-
-    /// Serves a precompressed variant of a static file when one fits the client.
-    fn precompressed(&self, rel: &Path, accepted: &Accepted, resp: &mut Response) -> bool {
-        let mask = self.variants_of(rel);
-        if mask == 0 {
-            return false;
-        }
-        for enc in accepted.iter().filter(|e| mask & (1 << e.index()) != 0) {
-            let Some((file, meta)) = self.router.open_file(&Self::variant_path(rel, enc)) else {
-                continue;
-            };
-            let Ok(file) = monoio::fs::File::from_std(file) else {
-                continue;
-            };
-            resp.body = Body::File {
-                file: Rc::new(file),
-                offset: 0,
-                len: std::os::unix::fs::MetadataExt::size(&meta),
-                guard: None,
-            };
-            mark_encoded(&mut resp.headers, enc);
-            return true;
-        }
-        false
+    pub fn new(cfg: CompressionConfig) -> Compression {
+        Compression { cfg }
     }
 }
 
@@ -125,11 +52,6 @@ impl Middleware for Compression {
             .unwrap_or_default();
         let Some(enc) = accepted.best() else { return };
 
-        if let RouteKind::Static(rel) = &ctx.route {
-            if status == 200 && self.precompressed(rel, &accepted, resp) {
-                return;
-            }
-        }
         match std::mem::replace(&mut resp.body, Body::Empty) {
             Body::Bytes(data) => match compress_all(enc, &self.cfg, &data) {
                 Ok(out) if out.len() < data.len() => {

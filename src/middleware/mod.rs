@@ -33,7 +33,6 @@ pub mod trace;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -44,7 +43,6 @@ use uring_http::{BodyStream, Method, Request, Response, Version};
 use crate::config::Config;
 use crate::metrics_registry::{CoreMetrics, Metrics};
 use crate::php::WorkerPool;
-use crate::router::Router;
 use crate::trace_context::TraceContext;
 
 /// What a middleware may look at and note down about one request, from its arrival
@@ -459,17 +457,20 @@ impl SiteMiddleware {
         })
     }
 
-    /// A core's chain for this site (`router`: the site's, on that core).
-    pub fn chain(&self, router: &Rc<Router>) -> Chain {
+    /// The site's compression settings, when compression is on (its static files serve
+    /// precompressed variants with them).
+    pub fn compression(&self) -> Option<&crate::compression::CompressionConfig> {
+        self.compression.as_ref()
+    }
+
+    /// A core's chain for this site.
+    pub fn chain(&self) -> Chain {
         let mut items: Vec<Box<dyn Middleware>> = Vec::new();
         if let Some(rl) = &self.rate_limiter {
             items.push(Box::new(rate_limit::RateLimit::new(Arc::clone(rl))));
         }
         if let Some(c) = &self.compression {
-            items.push(Box::new(compression::Compression::new(
-                c.clone(),
-                Rc::clone(router),
-            )));
+            items.push(Box::new(compression::Compression::new(c.clone())));
         }
         if let Some(ttl) = self.static_cache_ttl {
             items.push(Box::new(static_cache::StaticCache::new(ttl)));

@@ -47,12 +47,14 @@ impl CoreSites {
                     )
                 })?,
             );
-            let chain = s.middleware.chain(&router);
+            let chain = s.middleware.chain();
+            let static_files =
+                StaticFiles::new(Rc::clone(&router), s.middleware.compression().cloned());
             sites.push(Rc::new(CoreSite {
                 state: Arc::clone(&state),
                 index,
                 router,
-                static_files: StaticFiles::new(),
+                static_files,
                 chain,
             }));
         }

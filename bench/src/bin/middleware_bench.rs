@@ -5,14 +5,12 @@
 //! `cargo run --release -p uring-bench --bin middleware_bench` (BENCH_ONLY=<name> for one
 //! chain, BENCH_N=<requests>).
 
-use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use uring_http::{Body, Headers, Method, Request, RequestBody, Response, Version};
 use uring_php::config::Config;
 use uring_php::middleware::{Chain, Operations, RequestCtx, SiteMiddleware};
-use uring_php::router::Router;
 use uring_php::sites::SiteSpec;
 
 fn request() -> Request {
@@ -44,7 +42,6 @@ fn main() {
         .unwrap();
     rt.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let router = Rc::new(Router::new(dir.path(), None).unwrap());
         let log = dir.path().join("a.log");
         let cfg = Config::parse_from_iter([
             "x",
@@ -74,7 +71,7 @@ fn main() {
         // the same way).
         let both = || {
             let mut items = all.chain_for_core(0).into_items();
-            items.extend(site.chain(&router).into_items());
+            items.extend(site.chain().into_items());
             Chain::new(items)
         };
         let full = both();

@@ -1,6 +1,13 @@
 //! Static files, served on the core: Content-Type from the extension, ETag and
 //! Last-Modified with 304s, single byte ranges, and a bounded per-core cache of small
 //! hot files that is checked against the file's inode, size and mtime on every hit.
+//! With compression on, a file's precompressed variant is served in its place when the
+//! client takes one ([`variants`]). Everything about answering a static file is decided
+//! here, once per request: the router only says which file it is.
+
+mod variants;
+
+pub use variants::Variants;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -12,6 +19,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use uring_http::{Body, Headers, Method, Request, Response};
+
+use crate::compression::{add_vary, eligible, mark_encoded};
+use crate::router::Router;
 
 /// Files up to this size are kept in memory once read.
 const CACHE_FILE_MAX: u64 = 256 * 1024;
@@ -66,6 +76,10 @@ pub const FILE_REQUEST_HEADERS: [&str; 5] = [
 /// Cache-Control / Expires (STATIC_CACHE_TTL) are added by `middleware::static_cache`.
 pub struct StaticFiles {
     cache: RefCell<Cache>,
+    /// The site's document root, beneath which a file the router only knew is opened.
+    router: Option<Rc<Router>>,
+    /// Precompressed variants (compression on).
+    variants: Option<Variants>,
 }
 
 fn mtime_ns(meta: &Metadata) -> i128 {
@@ -139,27 +153,34 @@ fn parse_range(value: &str, size: u64) -> RangeSpec {
 }
 
 impl Default for StaticFiles {
+    /// For files opened elsewhere (X-Sendfile): no document root, no variants.
     fn default() -> Self {
-        Self::new()
+        StaticFiles {
+            cache: RefCell::new(Cache::default()),
+            router: None,
+            variants: None,
+        }
     }
 }
 
 impl StaticFiles {
-    pub fn new() -> Self {
+    /// A site's static files: beneath `router`'s document root, with precompressed
+    /// variants when `precompressed` (the site's compression settings) is given.
+    pub fn new(
+        router: Rc<Router>,
+        precompressed: Option<crate::compression::CompressionConfig>,
+    ) -> Self {
         StaticFiles {
             cache: RefCell::new(Cache::default()),
+            variants: precompressed.map(|cfg| Variants::new(cfg, Rc::clone(&router))),
+            router: Some(router),
         }
     }
 
-    /// Whether `rel` is in this core's memory cache in the version `meta` describes (then
-    /// `serve` needs no open file).
-    pub fn is_cached(&self, rel: &Path, meta: &Metadata) -> bool {
-        self.cached(rel, meta).is_some()
-    }
-
-    /// `file` may be None only when `is_cached` said yes. `rel` names the file in the
+    /// `file`: None when the router only knew the file (by one stat); it is then served
+    /// from memory or opened here, beneath the document root. `rel` names the file in the
     /// cache (and gives its type by extension): a path under the document root, or an
-    /// absolute one for files from elsewhere.
+    /// absolute one for files from elsewhere (X-Sendfile, which passes them open).
     pub async fn serve(
         &self,
         req: FileRequest<'_>,
@@ -167,6 +188,15 @@ impl StaticFiles {
         meta: Metadata,
         rel: &Path,
     ) -> Response {
+        let (file, meta) = match file {
+            Some(f) => (Some(f), meta),
+            None if self.cached(rel, &meta).is_some() => (None, meta),
+            None => match self.router.as_ref().and_then(|r| r.open_file(rel)) {
+                Some((f, m)) if m.is_file() => (Some(f), m),
+                // Gone (or replaced by something else) since the router looked.
+                _ => return Response::text(404, "Not Found\n"),
+            },
+        };
         let size = meta.size();
         let modified = meta.modified().unwrap_or(UNIX_EPOCH);
         let hit = self.cached(rel, &meta);
@@ -216,6 +246,25 @@ impl StaticFiles {
                 );
             }
         };
+        if status == 200 {
+            if let Some(v) = &self.variants {
+                if eligible(&v.cfg, 200, &headers, Some(size)) {
+                    // The answer depends on Accept-Encoding whether or not a variant fits
+                    // (the compression middleware compresses on the fly otherwise).
+                    add_vary(&mut headers);
+                    if let Some((enc, vfile, vmeta)) =
+                        v.pick(req.headers.get("Accept-Encoding").map(|b| &b[..]), rel)
+                    {
+                        mark_encoded(&mut headers, enc);
+                        return Response::new(
+                            200,
+                            headers,
+                            self.body_of_len(vfile, 0, vmeta.size()),
+                        );
+                    }
+                }
+            }
+        }
         let slice = |data: &Bytes| data.slice(offset as usize..(offset + len) as usize);
         if let Some(c) = hit {
             // The layer writes no body for HEAD; it only needs the length.
