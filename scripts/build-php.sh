@@ -12,6 +12,13 @@
 #                from this machine's deb entries).
 # Both series live side by side in the cache (php-<version>-zts-<key>).
 #
+# Optional optimisation (docs/performance.md, "Build options"), each its own cache entry:
+#   PHP_LTO=1    link-time optimisation (-flto) of libphp and the CLI;
+#   PHP_PGO=1    profile-guided optimisation: a profile-generating build is installed,
+#                trained by scripts/pgo-train.sh (the bench scenarios and the real apps
+#                through uring_php), then rebuilt with the profile.
+# Without them the build is PHP's own (-O2), keyed exactly as before.
+#
 # Prints the install prefix on its last line of stdout. Idempotent: a finished build is
 # detected by its stamp file and reused.
 set -euo pipefail
@@ -263,7 +270,8 @@ SERIES=$TARBALL_SERIES
 # in its header); they are part of the cache key like the flags. A series without its own
 # directory (8.3, 8.5 from PHP_TARBALL) borrows the nearest older one's patches that
 # apply; the server works without them, a little slower (docs/php.md).
-PATCH_ROOT="$(cd "$(dirname "$0")" && pwd)/php-patches"
+SCRIPTS_DIR="$(cd "$(dirname "$0")" && pwd)"
+PATCH_ROOT="$SCRIPTS_DIR/php-patches"
 PATCH_SERIES=$(cd "$PATCH_ROOT" && ls -d 8.* 2>/dev/null | sort -V \
   | awk -v s="$SERIES" 'BEGIN {split(s, w, ".")} {split($0, v, "."); if (v[1] < w[1] || (v[1] == w[1] && v[2] <= w[2])) best = $0} END {print best}')
 PATCHES=()
@@ -300,6 +308,7 @@ write_build_info() {
     echo "flavour=ZTS, embed SAPI"
     echo "source=$SOURCE"
     echo "patches=${patches:-none}"
+    echo "optimisation=${FLAVOUR:-default} (CFLAGS ${BASE_CFLAGS})"
     echo "cc=$(cc --version 2>/dev/null | head -n1)"
   } >"$PREFIX/build-info"
 }
@@ -309,8 +318,20 @@ else
   SOURCE=$(cat "$WORK/.source" 2>/dev/null || echo "Debian source package php$SERIES")
 fi
 
-KEY=$( { printf '%s\n' "$VERSION" "${CONFIGURE_FLAGS[@]}"; cat "${PATCHES[@]+"${PATCHES[@]}"}" /dev/null; } | sha256sum | cut -c1-12)
-PREFIX="$CACHE_ROOT/php-$VERSION-zts-$KEY"
+# The optimisation flavour: empty for the default build (so its key does not change).
+FLAVOUR=""
+[ "${PHP_LTO:-0}" = 1 ] && FLAVOUR+="lto"
+[ "${PHP_PGO:-0}" = 1 ] && FLAVOUR+="${FLAVOUR:+-}pgo"
+BASE_CFLAGS="-g -O2"
+[ "${PHP_LTO:-0}" = 1 ] && BASE_CFLAGS+=" -flto=auto -ffat-lto-objects"
+if [ -n "$FLAVOUR" ]; then
+  KEY=$( { printf '%s\n' "$VERSION" "${CONFIGURE_FLAGS[@]}" "flavour=$FLAVOUR" "cflags=$BASE_CFLAGS"
+    cat "${PATCHES[@]+"${PATCHES[@]}"}" /dev/null; } | sha256sum | cut -c1-12)
+  PREFIX="$CACHE_ROOT/php-$VERSION-zts-$FLAVOUR-$KEY"
+else
+  KEY=$( { printf '%s\n' "$VERSION" "${CONFIGURE_FLAGS[@]}"; cat "${PATCHES[@]+"${PATCHES[@]}"}" /dev/null; } | sha256sum | cut -c1-12)
+  PREFIX="$CACHE_ROOT/php-$VERSION-zts-$KEY"
+fi
 if [ -f "$PREFIX/.complete" ]; then
   log "cached: $PREFIX"
   write_build_info
@@ -345,11 +366,35 @@ mkdir -p "$CACHE_ROOT"
     patch -p1 --forward --quiet < "$p" >&2 || { echo "patch $p does not apply to PHP $VERSION" >&2; exit 1; }
   done
   [ -x configure ] || ./buildconf --force >&2
-  ./configure --prefix="$PREFIX" --with-config-file-path="$PREFIX/etc" \
-    "${CONFIGURE_FLAGS[@]}" >"$WORK/configure.log" 2>&1 \
-    || { tail -n 30 "$WORK/configure.log" >&2; exit 1; }
-  make -j"$JOBS" >"$WORK/make.log" 2>&1 || { tail -n 40 "$WORK/make.log" >&2; exit 1; }
-  make install >"$WORK/install.log" 2>&1 || { tail -n 20 "$WORK/install.log" >&2; exit 1; }
+  # $1: extra CFLAGS (the default build passes none and keeps PHP's own).
+  build() {
+    local env=()
+    if [ -n "$FLAVOUR" ]; then
+      env=(CFLAGS="$BASE_CFLAGS $1" CXXFLAGS="$BASE_CFLAGS $1" LDFLAGS="$BASE_CFLAGS $1")
+    fi
+    [ -f Makefile ] && make distclean >/dev/null 2>&1 || true
+    env "${env[@]}" ./configure --prefix="$PREFIX" --with-config-file-path="$PREFIX/etc" \
+      "${CONFIGURE_FLAGS[@]}" >"$WORK/configure.log" 2>&1 \
+      || { tail -n 30 "$WORK/configure.log" >&2; exit 1; }
+    make -j"$JOBS" >"$WORK/make.log" 2>&1 || { tail -n 40 "$WORK/make.log" >&2; exit 1; }
+    make install >"$WORK/install.log" 2>&1 || { tail -n 20 "$WORK/install.log" >&2; exit 1; }
+  }
+  if [ "${PHP_PGO:-0}" = 1 ]; then
+    # Profiles live outside the tree (distclean would delete them), named after the
+    # objects' paths, which the second build shares. Atomic counters: PHP's threads
+    # run at once.
+    profiles="$WORK/pgo-profiles"
+    mkdir -p "$profiles"
+    log "PGO: building with profile generation"
+    build "-fprofile-generate -fprofile-update=atomic -fprofile-dir=$profiles"
+    log "PGO: training (scripts/pgo-train.sh)"
+    "$SCRIPTS_DIR/pgo-train.sh" "$PREFIX" >&2 || { echo "PGO training failed" >&2; exit 1; }
+    [ -n "$(find "$profiles" -name '*.gcda' -print -quit)" ] || { echo "PGO training wrote no profile" >&2; exit 1; }
+    log "PGO: rebuilding with the profile ($(find "$profiles" -name '*.gcda' | wc -l) files)"
+    build "-fprofile-use -fprofile-partial-training -fprofile-correction -Wno-missing-profile -fprofile-dir=$profiles"
+  else
+    build ""
+  fi
 ) || die "PHP build failed (log above)"
 
 "$PREFIX/bin/php" -r 'exit(PHP_ZTS ? 0 : 1);' || die "built PHP is not ZTS"

@@ -1020,7 +1020,7 @@ fn graceful_shutdown_finishes_50_in_flight_requests() {
             })
         })
         .collect();
-    // All 50 are running in PHP.
+    // All 50 are running in PHP (none left queued beside an idle worker).
     eventually("50 busy PHP workers", || {
         value(
             &scrape(&internal),

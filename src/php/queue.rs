@@ -242,6 +242,18 @@ impl PoolShared {
         }
     }
 
+    /// A worker that took a job and left others queued wakes one more sleeper. The
+    /// submitter's wake counts the sleepers it sees, and a worker it already woke counts
+    /// until it runs: a second wake in that window can land on nobody, and with long
+    /// requests the jobs it was for would wait while workers of another lane sleep
+    /// (seen: 3 of 50 requests queued beside 3 idle workers until their clients gave
+    /// up). Each take passing the wake on means a queued job always has someone coming.
+    fn pass_on(&self, lane: usize) {
+        if self.lanes.iter().any(|l| !l.queue.is_empty()) {
+            self.wake_for_jobs(lane, 1);
+        }
+    }
+
     /// A queued job from `lane` or any other, without waiting.
     pub(crate) fn try_take(&self, lane: usize, random: &mut Random) -> Option<Job> {
         self.take(lane, random)
@@ -268,6 +280,7 @@ impl PoolShared {
                 return None;
             }
             if let Some(job) = self.take(lane, random) {
+                self.pass_on(lane);
                 return Some(job);
             }
             if self.shutdown.load(Ordering::SeqCst) {
@@ -278,6 +291,8 @@ impl PoolShared {
             fence(Ordering::SeqCst);
             if let Some(job) = self.take(lane, random) {
                 own.sleepers.fetch_sub(1, Ordering::Relaxed);
+                drop(guard);
+                self.pass_on(lane);
                 return Some(job);
             }
             if self.shutdown.load(Ordering::SeqCst) || stop() {
