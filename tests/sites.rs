@@ -273,8 +273,11 @@ fn sighup_reloads_without_closing_connections() {
     });
     // The connection opened before the reload is still served, by the new sites.
     assert_eq!(ask(&mut kept, "beta.test"), (200, "gamma".into()));
+    // The new sites go live before the reload's log lines are written: wait for them.
+    eventually("the reload in the log", || {
+        server.log().contains("SIGHUP: configuration reloaded")
+    });
     let log = server.log();
-    assert!(log.contains("SIGHUP: configuration reloaded"), "{log}");
     assert!(
         log.contains("cannot change without a restart") && log.contains("PHP_WORKERS"),
         "{log}"
