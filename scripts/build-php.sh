@@ -12,8 +12,7 @@
 #                from this machine's deb entries).
 # Both series live side by side in the cache (php-<version>-zts-<key>).
 #
-# Optional optimisation (docs/performance.md, "Build options"), each its own cache entry:
-#   PHP_LTO=1    link-time optimisation (-flto) of libphp and the CLI;
+# Optional optimisation (docs/performance.md, "Build options"), its own cache entry:
 #   PHP_PGO=1    profile-guided optimisation: a profile-generating build is installed,
 #                trained by scripts/pgo-train.sh (the bench scenarios and the real apps
 #                through uring_php), then rebuilt with the profile.
@@ -319,11 +318,12 @@ else
 fi
 
 # The optimisation flavour: empty for the default build (so its key does not change).
+# (No LTO flavour: GCC's LTO refuses the Zend VM's global register variables —
+# "global register variable follows a function definition" — unless PHP is configured
+# --disable-gcc-global-regs, which gives up what the VM gains from them; not measured.)
 FLAVOUR=""
-[ "${PHP_LTO:-0}" = 1 ] && FLAVOUR+="lto"
-[ "${PHP_PGO:-0}" = 1 ] && FLAVOUR+="${FLAVOUR:+-}pgo"
+[ "${PHP_PGO:-0}" = 1 ] && FLAVOUR="pgo"
 BASE_CFLAGS="-g -O2"
-[ "${PHP_LTO:-0}" = 1 ] && BASE_CFLAGS+=" -flto=auto -ffat-lto-objects"
 if [ -n "$FLAVOUR" ]; then
   KEY=$( { printf '%s\n' "$VERSION" "${CONFIGURE_FLAGS[@]}" "flavour=$FLAVOUR" "cflags=$BASE_CFLAGS"
     cat "${PATCHES[@]+"${PATCHES[@]}"}" /dev/null; } | sha256sum | cut -c1-12)
@@ -372,6 +372,13 @@ mkdir -p "$CACHE_ROOT"
     if [ -n "$FLAVOUR" ]; then
       env=(CFLAGS="$BASE_CFLAGS $1" CXXFLAGS="$BASE_CFLAGS $1" LDFLAGS="$BASE_CFLAGS $1")
     fi
+    if [ "${PHP_PGO:-0}" = 1 ]; then
+      # IFUNC resolvers run while the dynamic linker relocates libphp, before the
+      # profile counters they would touch are usable: the instrumented library crashed
+      # at load. Without ifunc PHP picks its SSE4.2/AVX2 string functions through
+      # function pointers instead (both passes alike, so the profile matches).
+      env+=(ax_cv_have_func_attribute_ifunc=no)
+    fi
     [ -f Makefile ] && make distclean >/dev/null 2>&1 || true
     env "${env[@]}" ./configure --prefix="$PREFIX" --with-config-file-path="$PREFIX/etc" \
       "${CONFIGURE_FLAGS[@]}" >"$WORK/configure.log" 2>&1 \
@@ -389,7 +396,13 @@ mkdir -p "$CACHE_ROOT"
     build "-fprofile-generate -fprofile-update=atomic -fprofile-dir=$profiles"
     log "PGO: training (scripts/pgo-train.sh)"
     "$SCRIPTS_DIR/pgo-train.sh" "$PREFIX" >&2 || { echo "PGO training failed" >&2; exit 1; }
-    [ -n "$(find "$profiles" -name '*.gcda' -print -quit)" ] || { echo "PGO training wrote no profile" >&2; exit 1; }
+    # The profile must come from libphp's own objects (the PIC ones in .libs/) run by the
+    # server, not only from the PHP the build itself ran.
+    [ -n "$(find "$profiles" -name '*#Zend#.libs#zend_execute.gcda' -print -quit)" ] \
+      || { echo "PGO training wrote no profile for libphp (did the server start?)" >&2; exit 1; }
+    # configure's own test programs ran instrumented too; their profiles would not match
+    # the second configure's.
+    find "$profiles" -name '*conftest*' -delete
     log "PGO: rebuilding with the profile ($(find "$profiles" -name '*.gcda' | wc -l) files)"
     build "-fprofile-use -fprofile-partial-training -fprofile-correction -Wno-missing-profile -fprofile-dir=$profiles"
   else
