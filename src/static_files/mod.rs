@@ -188,9 +188,11 @@ impl StaticFiles {
         meta: Metadata,
         rel: &Path,
     ) -> Response {
+        // One look at the memory cache: a hit needs no open file.
+        let hit = self.cached(rel, &meta);
         let (file, meta) = match file {
             Some(f) => (Some(f), meta),
-            None if self.cached(rel, &meta).is_some() => (None, meta),
+            None if hit.is_some() => (None, meta),
             None => match self.router.as_ref().and_then(|r| r.open_file(rel)) {
                 Some((f, m)) if m.is_file() => (Some(f), m),
                 // Gone (or replaced by something else) since the router looked.
@@ -199,7 +201,6 @@ impl StaticFiles {
         };
         let size = meta.size();
         let modified = meta.modified().unwrap_or(UNIX_EPOCH);
-        let hit = self.cached(rel, &meta);
         let (content_type, last_modified, tag) = match &hit {
             Some(c) => (
                 c.content_type.clone(),
