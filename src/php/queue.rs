@@ -54,8 +54,13 @@ const SHORT_JOB_MICROS: u64 = 500;
 
 struct Lane {
     queue: ArrayQueue<Job>,
+    /// Workers waiting on `wake` whose wake nobody has claimed yet.
     sleepers: AtomicUsize,
-    lock: Mutex<()>,
+    /// Wakes claimed by a submitter (it took them off `sleepers`) and not yet taken up by
+    /// a woken worker. A worker woken without one (spuriously, or by `wake_all`) takes
+    /// itself off `sleepers`. So `sleepers` never counts a worker already woken, and a
+    /// second wake in the window before it runs goes to a worker still asleep.
+    lock: Mutex<usize>,
     wake: Condvar,
 }
 
@@ -88,7 +93,7 @@ impl PoolShared {
                 .map(|_| Lane {
                     queue: ArrayQueue::new(per_lane),
                     sleepers: AtomicUsize::new(0),
-                    lock: Mutex::new(()),
+                    lock: Mutex::new(0),
                     wake: Condvar::new(),
                 })
                 .collect(),
@@ -148,8 +153,15 @@ impl PoolShared {
             if sleeping == 0 {
                 continue;
             }
+            let mut claimed = l.lock.lock().unwrap_or_else(|e| e.into_inner());
+            // Under the lock every counted sleeper is waiting on `wake`.
+            let sleeping = l.sleepers.load(Ordering::Relaxed);
             let wake = sleeping.min(left);
-            let _guard = l.lock.lock().unwrap_or_else(|e| e.into_inner());
+            if wake == 0 {
+                continue;
+            }
+            l.sleepers.fetch_sub(wake, Ordering::Relaxed);
+            *claimed += wake;
             if wake == sleeping {
                 l.wake.notify_all();
             } else {
@@ -242,24 +254,6 @@ impl PoolShared {
         }
     }
 
-    /// A worker that took a job and left others queued wakes one more sleeper. The
-    /// submitter's wake counts the sleepers it sees, and a worker it already woke counts
-    /// until it runs: a second wake in that window can land on nobody, and with long
-    /// requests the jobs it was for would wait while workers of another lane sleep
-    /// (seen: 3 of 50 requests queued beside 3 idle workers until their clients gave
-    /// up). Each take passing the wake on means a queued job always has someone coming.
-    /// Only while jobs run long: with short ones (hello.php) a finishing worker takes the
-    /// queued job within microseconds, and the extra wakes cost 4 % of hello.php's
-    /// throughput on one CPU.
-    fn pass_on(&self, lane: usize) {
-        if self.stats.job_micros.load(Ordering::Relaxed) < SHORT_JOB_MICROS {
-            return;
-        }
-        if self.lanes.iter().any(|l| !l.queue.is_empty()) {
-            self.wake_for_jobs(lane, 1);
-        }
-    }
-
     /// A queued job from `lane` or any other, without waiting.
     pub(crate) fn try_take(&self, lane: usize, random: &mut Random) -> Option<Job> {
         self.take(lane, random)
@@ -286,7 +280,6 @@ impl PoolShared {
                 return None;
             }
             if let Some(job) = self.take(lane, random) {
-                self.pass_on(lane);
                 return Some(job);
             }
             if self.shutdown.load(Ordering::SeqCst) {
@@ -297,17 +290,19 @@ impl PoolShared {
             fence(Ordering::SeqCst);
             if let Some(job) = self.take(lane, random) {
                 own.sleepers.fetch_sub(1, Ordering::Relaxed);
-                drop(guard);
-                self.pass_on(lane);
                 return Some(job);
             }
             if self.shutdown.load(Ordering::SeqCst) || stop() {
                 own.sleepers.fetch_sub(1, Ordering::Relaxed);
                 return None;
             }
-            let guard = own.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
-            own.sleepers.fetch_sub(1, Ordering::Relaxed);
-            drop(guard);
+            let mut claimed = own.wake.wait(guard).unwrap_or_else(|e| e.into_inner());
+            if *claimed > 0 {
+                *claimed -= 1;
+            } else {
+                own.sleepers.fetch_sub(1, Ordering::Relaxed);
+            }
+            drop(claimed);
         }
     }
 
